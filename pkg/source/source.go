@@ -1,0 +1,87 @@
+// Package source is the seam between cluster state and everything that reads it.
+//
+// Controllers and consumers (node agent, proxy, DNS, policy) see only Source: a
+// list of objects by kind plus change notifications, like a set of client-go
+// informers. The embedded store provides it in the lab, the lab API client
+// provides it to processes inside pods, and client-go informers can provide it
+// against a real API server. Nothing above this package knows which it has.
+package source
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Object is a Kubernetes object from k8s.io/api (a *corev1.Pod, *corev1.Service, ...).
+// Objects handed out by a Source are shared: treat them as read-only, as with an
+// informer cache, and DeepCopy before changing one.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Kind names an object kind, as in the manifest's "kind" field.
+type Kind string
+
+const (
+	Namespace     Kind = "Namespace"
+	Node          Kind = "Node"
+	Pod           Kind = "Pod"
+	Service       Kind = "Service"
+	EndpointSlice Kind = "EndpointSlice"
+	Deployment    Kind = "Deployment"
+	ReplicaSet    Kind = "ReplicaSet"
+	StatefulSet   Kind = "StatefulSet"
+	NetworkPolicy Kind = "NetworkPolicy"
+	Ingress       Kind = "Ingress"
+	ConfigMap     Kind = "ConfigMap"
+	Secret        Kind = "Secret"
+)
+
+// Kinds lists every kind podnet keeps, in the order objects of one apply are
+// created (namespaces first, as kubectl users expect).
+var Kinds = []Kind{Namespace, Node, ConfigMap, Secret, Service, EndpointSlice,
+	Deployment, ReplicaSet, StatefulSet, Pod, NetworkPolicy, Ingress}
+
+// Namespaced reports whether objects of kind k live in a namespace.
+func Namespaced(k Kind) bool { return k != Namespace && k != Node }
+
+// EventType says what happened to an object.
+type EventType string
+
+const (
+	Added    EventType = "ADDED"
+	Modified EventType = "MODIFIED"
+	Deleted  EventType = "DELETED"
+)
+
+// Event is one change. For Deleted, Object is the last state seen.
+type Event struct {
+	Type   EventType `json:"type"`
+	Kind   Kind      `json:"kind"`
+	Object Object    `json:"-"`
+}
+
+// Source is an informer-like view of cluster state.
+type Source interface {
+	// List returns every object of kind k, in all namespaces.
+	List(k Kind) []Object
+	// Get returns one object; namespace is "" for cluster-scoped kinds.
+	Get(k Kind, namespace, name string) (Object, bool)
+	// Subscribe calls fn for every change after it returns. fn runs on the
+	// source's delivery goroutine, in order: it must not block for long.
+	// The returned function stops delivery.
+	Subscribe(fn func(Event)) (cancel func())
+	// HasSynced is true once List reflects the whole state (always, for the
+	// embedded store; after the first list, for a remote one).
+	HasSynced() bool
+}
+
+// Key is "namespace/name", or "name" for cluster-scoped objects, as client-go's
+// MetaNamespaceKeyFunc makes it.
+func Key(o metav1.Object) string {
+	if o.GetNamespace() == "" {
+		return o.GetName()
+	}
+	return o.GetNamespace() + "/" + o.GetName()
+}
