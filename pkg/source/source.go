@@ -10,6 +10,7 @@ package source
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Object is a Kubernetes object from k8s.io/api (a *corev1.Pod, *corev1.Service, ...).
@@ -84,4 +85,41 @@ func Key(o metav1.Object) string {
 		return o.GetName()
 	}
 	return o.GetNamespace() + "/" + o.GetName()
+}
+
+// Resource is the API resource of kind k, as API errors name it
+// (`pods "x" not found`, `deployments.apps "web" not found`).
+func Resource(k Kind) schema.GroupResource {
+	switch k {
+	case Deployment, ReplicaSet, StatefulSet:
+		return schema.GroupResource{Group: "apps", Resource: resourceNames[k]}
+	case EndpointSlice:
+		return schema.GroupResource{Group: "discovery.k8s.io", Resource: resourceNames[k]}
+	case NetworkPolicy, Ingress:
+		return schema.GroupResource{Group: "networking.k8s.io", Resource: resourceNames[k]}
+	}
+	return schema.GroupResource{Resource: resourceNames[k]}
+}
+
+// GroupVersionKind is the API version and kind objects of k are written with.
+func GroupVersionKind(k Kind) schema.GroupVersionKind {
+	gr := Resource(k)
+	version := "v1"
+	return schema.GroupVersionKind{Group: gr.Group, Version: version, Kind: string(k)}
+}
+
+var resourceNames = map[Kind]string{
+	Namespace: "namespaces", Node: "nodes", Pod: "pods", Service: "services",
+	EndpointSlice: "endpointslices", Deployment: "deployments", ReplicaSet: "replicasets",
+	StatefulSet: "statefulsets", NetworkPolicy: "networkpolicies", Ingress: "ingresses",
+	ConfigMap: "configmaps", Secret: "secrets",
+}
+
+// Writer changes cluster state. The lab's API layer implements it (with
+// defaulting, validation and allocation); a client-go clientset can too.
+type Writer interface {
+	Create(o Object) (Object, error)
+	// Update replaces an object; a non-empty resourceVersion must match.
+	Update(o Object) (Object, error)
+	Delete(k Kind, namespace, name string) error
 }

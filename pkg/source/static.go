@@ -145,3 +145,34 @@ func (s *Static) Subscribe(fn func(Event)) func() {
 }
 
 func (s *Static) HasSynced() bool { return true }
+
+// New returns an empty object of kind k, to decode into.
+func New(k Kind) (Object, error) {
+	switch k {
+	case Namespace:
+		return &corev1.Namespace{}, nil
+	case Node:
+		return &corev1.Node{}, nil
+	case Pod:
+		return &corev1.Pod{}, nil
+	case Service:
+		return &corev1.Service{}, nil
+	case ConfigMap:
+		return &corev1.ConfigMap{}, nil
+	case Secret:
+		return &corev1.Secret{}, nil
+	case EndpointSlice:
+		return &discoveryv1.EndpointSlice{}, nil
+	case Deployment:
+		return &appsv1.Deployment{}, nil
+	case ReplicaSet:
+		return &appsv1.ReplicaSet{}, nil
+	case StatefulSet:
+		return &appsv1.StatefulSet{}, nil
+	case NetworkPolicy:
+		return &networkingv1.NetworkPolicy{}, nil
+	case Ingress:
+		return &networkingv1.Ingress{}, nil
+	}
+	return nil, fmt.Errorf("unsupported kind %q", k)
+}
