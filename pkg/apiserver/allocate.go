@@ -11,10 +11,10 @@ import (
 // allocate gives svc its ClusterIP and NodePorts, keeping what old (the stored
 // version, nil on create) already holds. It returns a function that undoes
 // exactly what this call reserved.
-func (s *Server) allocate(svc, old *corev1.Service) (undo func(), err error) {
+func (s *Server) allocate(svc, old *corev1.Service) (_ func(), err error) {
 	var gotIPs []netip.Addr
 	var gotPorts []int
-	undo = func() {
+	undo := func() {
 		for _, ip := range gotIPs {
 			s.ips.Release(ip)
 		}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/podnet/podnet/pkg/allocator"
 	"github.com/podnet/podnet/pkg/manifest"
@@ -250,7 +251,8 @@ func (s *Server) Apply(objs []source.Object, createOnly bool) ([]Result, error) 
 }
 
 func (s *Server) validationOptions() manifest.Options {
-	return manifest.Options{ServiceCIDR: s.cfg.ServiceCIDR, NodePortFirst: s.cfg.NodePortFirst, NodePortLast: s.cfg.NodePortLast}
+	return manifest.Options{ServiceCIDR: s.cfg.ServiceCIDR,
+		NodePortRange: utilnet.PortRange{Base: s.cfg.NodePortFirst, Size: s.cfg.NodePortLast - s.cfg.NodePortFirst + 1}}
 }
 
 // Create is the controllers' create: defaulted, validated and allocated.

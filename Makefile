@@ -1,0 +1,37 @@
+# podnet: `make run` brings up the example lab, `make test` runs every test.
+PREFIX ?= /usr/local
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all deps build install run test unit bench down clean
+
+all: build
+
+deps:
+	./scripts/deps.sh
+
+build:
+	$(GO) build -o bin/podnet ./cmd/podnet
+
+install: build
+	install -m 0755 bin/podnet $(PREFIX)/bin/podnet
+
+run: deps install
+	PODNET=$(PREFIX)/bin/podnet ./scripts/demo.sh
+
+# Every test, unit and root integration (the latter skip when not root).
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+down:
+	$(PREFIX)/bin/podnet down
+
+clean:
+	rm -rf bin

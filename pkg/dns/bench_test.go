@@ -1,0 +1,92 @@
+package dns
+
+import (
+	"fmt"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/podnet/podnet/pkg/source"
+)
+
+// scaleObjects is nSvc Services over 10 namespaces, each with an
+// EndpointSlice of nEp ready endpoints; every tenth Service is headless.
+func scaleObjects(nSvc, nEp int) []source.Object {
+	var objs []source.Object
+	for i := range 10 {
+		objs = append(objs, namespace(fmt.Sprintf("ns%d", i)))
+	}
+	http := []discoveryv1.EndpointPort{slicePort("http", 8080)}
+	for i := range nSvc {
+		ns, name := fmt.Sprintf("ns%d", i%10), fmt.Sprintf("svc%d", i)
+		var svc *corev1.Service
+		if i%10 == 0 {
+			svc = headlessService(ns, name, tcpPort("http", 80))
+		} else {
+			svc = clusterIPService(ns, name, []string{fmt.Sprintf("10.96.%d.%d", i/250, i%250+1)}, tcpPort("http", 80))
+		}
+		var eps []discoveryv1.Endpoint
+		for j := range nEp {
+			n := i*nEp + j
+			eps = append(eps, endpoint4(fmt.Sprintf("10.%d.%d.%d", 100+n/65536, n/256%256, n%256), "", nil))
+		}
+		objs = append(objs, svc, endpointSlice(ns, name+"-1", name, discoveryv1.AddressTypeIPv4, http, eps...))
+	}
+	return objs
+}
+
+func BenchmarkCompile(b *testing.B) {
+	in := inputsOf(Config{}, scaleObjects(1000, 10))
+	b.ReportAllocs()
+	for b.Loop() {
+		Compile(in)
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	z := Compile(inputsOf(Config{}, scaleObjects(1000, 10)))
+	names := []struct {
+		name  string
+		qtype uint16
+	}{
+		{"svc1.ns1.svc.cluster.local.", mdns.TypeA},
+		{"svc10.ns0.svc.cluster.local.", mdns.TypeA},
+		{"_http._tcp.svc10.ns0.svc.cluster.local.", mdns.TypeSRV},
+		{"nosuch.ns1.svc.cluster.local.", mdns.TypeA},
+		{"1.0.96.10.in-addr.arpa.", mdns.TypePTR},
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		q := names[i%len(names)]
+		z.Lookup(q.name, q.qtype)
+		i++
+	}
+}
+
+// BenchmarkServeUDP measures queries per second over loopback UDP, with
+// parallel clients each on its own socket.
+func BenchmarkServeUDP(b *testing.B) {
+	ts := startServer(b, source.NewStatic(scaleObjects(1000, 10)...), ServerConfig{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := &mdns.Client{Net: "udp"}
+		conn, err := c.Dial(ts.addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer conn.Close()
+		m := query("svc1.ns1.svc.cluster.local.", mdns.TypeA)
+		for pb.Next() {
+			r, _, err := c.ExchangeWithConn(m, conn)
+			if err != nil || r.Rcode != mdns.RcodeSuccess {
+				b.Errorf("exchange: %v %v", err, r)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+}

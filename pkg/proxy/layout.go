@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+)
+
+// Base-chain priorities. Names like "dstnat-10" are written here for the reader;
+// knftables turns them into numbers when it writes the transaction, which
+// matters because nft 1.0.6 rejects named priorities on the output and forward
+// hooks.
+//
+// Filter chains run at dstnat-10, just before DNAT, so they see the packet's
+// original destination (a service IP with no endpoints, an unknown port);
+// nat chains run at dstnat to DNAT and srcnat to masquerade; the cluster-IP
+// check runs after DNAT (forward hook, or output at dstnat+10), so only packets
+// that were not DNATed to an endpoint are still addressed to the service CIDR.
+var (
+	filterBeforeDNAT = knftables.DNATPriority + "-10"
+	filterAfterDNAT  = knftables.DNATPriority + "+10"
+)
+
+// addLayout adds the chains, maps and sets that do not depend on Services.
+// Reject runs in input/forward/output rather than prerouting because kernels
+// before 5.9 do not allow reject in prerouting, as kube-proxy notes.
+func addLayout(r *Ruleset, in Inputs, masqMark string) {
+	base := func(t knftables.BaseChainType, h knftables.BaseChainHook, p knftables.BaseChainPriority) *BaseChain {
+		return &BaseChain{Type: t, Hook: h, Priority: p}
+	}
+	jumpNew := func(chain string) string { return "ct state new jump " + chain }
+
+	r.chain("filter-input", base(knftables.FilterType, knftables.InputHook, filterBeforeDNAT),
+		jumpNew(nodePortEndpointsCheck), jumpNew(serviceEndpointsCheck))
+	r.chain("filter-forward", base(knftables.FilterType, knftables.ForwardHook, filterBeforeDNAT),
+		jumpNew(serviceEndpointsCheck), jumpNew(clusterIPsCheckChain))
+	r.chain("filter-output", base(knftables.FilterType, knftables.OutputHook, filterBeforeDNAT),
+		jumpNew(serviceEndpointsCheck))
+	r.chain("filter-output-post-dnat", base(knftables.FilterType, knftables.OutputHook, filterAfterDNAT),
+		jumpNew(clusterIPsCheckChain))
+	r.chain("nat-prerouting", base(knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority),
+		"jump "+servicesChain)
+	r.chain("nat-output", base(knftables.NATType, knftables.OutputHook, knftables.DNATPriority),
+		"jump "+servicesChain)
+	r.chain("nat-postrouting", base(knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority),
+		"jump "+masqueradingChain)
+
+	// One verdict-map lookup per packet, whatever the number of services.
+	// NodePorts answer on every local address except loopback (kube-proxy's
+	// nftables mode does not serve NodePorts on 127.0.0.1 either).
+	r.chain(servicesChain, nil,
+		"ip daddr . meta l4proto . th dport vmap @"+serviceIPsMap,
+		"fib daddr type local ip daddr != "+loopbackNet+" meta l4proto . th dport vmap @"+serviceNodePortsMap)
+	r.chain(serviceEndpointsCheck, nil,
+		"ip daddr . meta l4proto . th dport vmap @"+noEndpointServicesMap)
+	r.chain(nodePortEndpointsCheck, nil,
+		"fib daddr type local ip daddr != "+loopbackNet+" meta l4proto . th dport vmap @"+noEndpointNodePortsMap)
+
+	// A valid ClusterIP on a port the service does not define is rejected; an
+	// unallocated address in the service CIDR is dropped. Both only see traffic
+	// that was not DNATed, and only if the node routes the service CIDR (else
+	// routing answers net-unreachable before the forward hook).
+	check := []string{"ip daddr @" + clusterIPsSet + " reject"}
+	if len(in.ServiceCIDRs) > 0 {
+		check = append(check, "ip daddr { "+joinPrefixes(in.ServiceCIDRs)+" } drop")
+	}
+	r.chain(clusterIPsCheckChain, nil, check...)
+
+	// "reject" is not a verdict, so it cannot be a vmap value: maps goto this.
+	r.chain(rejectChain, nil, "reject")
+
+	// The mark only carries "masquerade me" from the nat chains (dstnat) to
+	// postrouting (srcnat); it is cleared before leaving so it cannot leak into
+	// other components' use of the mark.
+	r.chain(markForMasqueradeChain, nil, "mark set mark or "+masqMark)
+	r.chain(masqueradingChain, nil,
+		"mark and "+masqMark+" == 0 return",
+		"mark set mark xor "+masqMark,
+		"masquerade fully-random")
+
+	r.set(&Set{Name: serviceIPsMap, Map: true, Type: "ipv4_addr . inet_proto . inet_service : verdict"})
+	r.set(&Set{Name: serviceNodePortsMap, Map: true, Type: "inet_proto . inet_service : verdict"})
+	r.set(&Set{Name: noEndpointServicesMap, Map: true, Type: "ipv4_addr . inet_proto . inet_service : verdict"})
+	r.set(&Set{Name: noEndpointNodePortsMap, Map: true, Type: "inet_proto . inet_service : verdict"})
+	r.set(&Set{Name: clusterIPsSet, Type: "ipv4_addr"})
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Masked().String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func markHex(bit int) string { return fmt.Sprintf("0x%x", uint32(1)<<bit) }
