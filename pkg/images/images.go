@@ -150,3 +150,7 @@ func (img *Image) LookPath(name string) (string, error) {
 
 // Env is the PATH variable the container sees.
 func (img *Image) Env() string { return "PATH=" + strings.Join(img.Path, ":") }
+
+// OpenCatalog returns the catalog a running lab prepared under dir, without
+// preparing it again (for `podnet exec`).
+func OpenCatalog(dir, self string) *Catalog { return &Catalog{dir: dir, self: self} }

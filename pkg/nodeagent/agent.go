@@ -199,3 +199,17 @@ func (a *Agent) Teardown(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// RemovePod tears down a pod directory left by a daemon that is gone: its
+// processes, its sandbox and the directory. The pod network goes with the
+// node namespace, so no CNI DEL is needed here.
+func RemovePod(dir string) {
+	removePodDir(context.Background(), noNetwork{}, dir, "", true)
+}
+
+type noNetwork struct{}
+
+func (noNetwork) Add(context.Context, string, string, string, netip.Addr, string, string) (netip.Addr, error) {
+	return netip.Addr{}, nil
+}
+func (noNetwork) Del(context.Context, string, string, string) error { return nil }

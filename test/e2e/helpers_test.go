@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nftRules lists the node's nftables rules, sorted, without the handles and
+// counters that differ between listings.
+func nftRules(t *testing.T, l *lab) string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", "pn-"+l.name+"-node0", "nft", "list", "ruleset").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list ruleset: %v: %s", err, out)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.Contains(line, "expires") {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// killDaemon kills the lab daemon without letting it clean up.
+func killDaemon(t *testing.T, l *lab) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(l.state, l.name, "daemon.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		// The daemon was started by another process (podnet up), so it is
+		// reaped by init; wait until it is gone.
+		if data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(data), ") Z ") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
