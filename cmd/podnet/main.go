@@ -8,12 +8,18 @@ import (
 
 	"github.com/podnet/podnet/pkg/cli"
 	"github.com/podnet/podnet/pkg/cni"
+	"github.com/podnet/podnet/pkg/wget"
 )
 
 func main() {
 	// Container runtimes run CNI plugins by their type name.
-	if cni.PluginMain(filepath.Base(os.Args[0])) {
+	name := filepath.Base(os.Args[0])
+	if cni.PluginMain(name) {
 		return
+	}
+	// The busybox image's wget (see package wget for why).
+	if name == "wget" {
+		os.Exit(wget.Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(cli.Main(os.Args[1:]))
 }

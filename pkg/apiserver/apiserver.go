@@ -160,6 +160,10 @@ func (s *Server) Apply(objs []source.Object, createOnly bool) ([]Result, error) 
 		if source.Namespaced(k) && o.GetNamespace() == "" {
 			o.SetNamespace("default")
 		}
+		live, exists := s.st.Get(k, o.GetNamespace(), o.GetName())
+		if exists && !createOnly {
+			keepLive(live, o)
+		}
 		manifest.Default(o)
 		if errs := manifest.Validate(o, s.validationOptions()); len(errs) > 0 {
 			return nil, &ObjectError{i, manifest.ValidationError(o, errs)}
@@ -167,7 +171,7 @@ func (s *Server) Apply(objs []source.Object, createOnly bool) ([]Result, error) 
 		if k == source.Namespace {
 			newNamespaces[o.GetName()] = true
 		}
-		old, exists := s.st.Get(k, o.GetNamespace(), o.GetName())
+		old := live
 		if exists && createOnly {
 			return nil, &ObjectError{i, apierrors.NewAlreadyExists(source.Resource(k), o.GetName())}
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -174,5 +175,60 @@ func TestDeleteReleasesAndCascades(t *testing.T) {
 	}
 	if err := s.Delete(source.Namespace, "", "kube-system"); err == nil {
 		t.Fatal("kube-system was deleted")
+	}
+}
+
+func TestReapplyKeepsWhatTheClusterSet(t *testing.T) {
+	s, st := newServer(t)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := s.Apply([]source.Object{pod}, false); err != nil {
+		t.Fatal(err)
+	}
+	// The scheduler binds the pod.
+	live, _ := st.Get(source.Pod, "default", "frontend")
+	bound := live.DeepCopyObject().(*corev1.Pod)
+	bound.Spec.NodeName = "node-a"
+	if _, err := s.Update(bound); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Apply([]source.Object{pod}, false)
+	if err != nil {
+		t.Fatalf("re-applying a scheduled pod's manifest: %v", err)
+	}
+	if res[0].Action != Unchanged {
+		t.Errorf("action %s, want unchanged", res[0].Action)
+	}
+
+	// The deployment controller records a revision on the Deployment; a
+	// manifest that never named it leaves it alone.
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Annotations: map[string]string{"team": "a"}},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}}}
+	if _, err := s.Apply([]source.Object{dep.DeepCopy()}, false); err != nil {
+		t.Fatal(err)
+	}
+	liveDep, _ := st.Get(source.Deployment, "default", "web")
+	revised := liveDep.DeepCopyObject().(*appsv1.Deployment)
+	revised.Annotations["deployment.kubernetes.io/revision"] = "1"
+	if _, err := s.Update(revised); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Apply([]source.Object{dep.DeepCopy()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Action != Unchanged {
+		t.Errorf("deployment re-apply: action %s, want unchanged", res[0].Action)
+	}
+	after, _ := st.Get(source.Deployment, "default", "web")
+	if got := after.GetAnnotations()["deployment.kubernetes.io/revision"]; got != "1" {
+		t.Errorf("revision annotation after re-apply = %q, want 1", got)
+	}
+	// A user's own annotation is the manifest's to remove.
+	dep.Annotations = nil
+	if res, _ = s.Apply([]source.Object{dep.DeepCopy()}, false); res[0].Action != Configured {
+		t.Errorf("dropping a user annotation: action %s, want configured", res[0].Action)
 	}
 }

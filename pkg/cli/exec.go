@@ -87,7 +87,9 @@ func (e *env) execInPod(cmd *cobra.Command, podName, container string, argv []st
 	if tty {
 		x.Env = append(x.Env, "TERM=xterm")
 	}
-	x.Dir = "/"
+	// Files the command writes (wget saves index.html) stay in the
+	// container's directory, not in the host's.
+	x.Dir = filepath.Join(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), pod), ctr.Name)
 	if stdin {
 		x.Stdin = e.in
 	}

@@ -58,6 +58,11 @@ func NewCatalog(dir, self string) (*Catalog, error) {
 	if err := linkAll(filepath.Join(dir, "busybox"), bb, strings.Fields(string(out))); err != nil {
 		return nil, err
 	}
+	// Debian's busybox wget crashes on -T; podnet's own busybox-compatible
+	// wget stands in for it (package wget).
+	if err := linkAll(filepath.Join(dir, "busybox"), self, []string{"wget"}); err != nil {
+		return nil, err
+	}
 	if curl, err := exec.LookPath("curl"); err == nil {
 		if err := linkAll(filepath.Join(dir, "curl"), curl, []string{"curl"}); err != nil {
 			return nil, err

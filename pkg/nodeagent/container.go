@@ -19,6 +19,7 @@ type launch struct {
 	sandboxPID int
 	argv       []string // argv[0] already resolved to a host path
 	env        []string
+	workDir    string // the container's own directory: files it writes stay in the lab
 	logPath    string
 }
 
@@ -35,7 +36,7 @@ func (l launch) start() (*exec.Cmd, error) {
 	args := append([]string{"--target", strconv.Itoa(l.sandboxPID), "--net", "--uts", "--mount", "--"}, l.argv...)
 	cmd := exec.Command("nsenter", args...)
 	cmd.Env = l.env
-	cmd.Dir = "/"
+	cmd.Dir = l.workDir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

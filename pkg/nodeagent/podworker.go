@@ -321,7 +321,7 @@ func (w *podWorker) startContainer(pod *corev1.Pod, spec *corev1.Container, c *c
 	if c.image.DNS {
 		env = append(env, "PODNET_API="+cfg.APISocket, "PODNET_CLUSTER_DOMAIN="+cfg.ClusterDomain)
 	}
-	cmd, err := launch{sandboxPID: w.sb.PID, argv: argv, env: env, logPath: filepath.Join(w.dir, spec.Name+".log")}.start()
+	cmd, err := launch{sandboxPID: w.sb.PID, argv: argv, env: env, workDir: cdir, logPath: filepath.Join(w.dir, spec.Name+".log")}.start()
 	if err != nil {
 		w.mu.Lock()
 		c.startError = err.Error()

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -18,6 +19,7 @@ import (
 var podnetBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	if os.Geteuid() == 0 && !testing.Short() {
 		dir, err := os.MkdirTemp("", "podnet-e2e-bin-")
 		if err != nil {
