@@ -217,4 +217,5 @@ func (s *Store) Get(k source.Kind, namespace, name string) (source.Object, bool)
 }
 
 func (s *Store) HasSynced() bool { return true }
+
 var _ source.Writer = (*Store)(nil)
