@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build install run test unit bench down clean
+.PHONY: all deps build install run test unit bench bench-lab down clean
 
 all: build
 
@@ -29,6 +29,13 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The lab's end-to-end figures (root): up, 100 pods/20 Services, Service latency.
+bench-lab: build
+	$(GO) build -o bin/labbench ./bench/labbench
+	bin/labbench up
+	bin/labbench scale
+	bin/labbench -runs 50 svc
 
 down:
 	$(PREFIX)/bin/podnet down
