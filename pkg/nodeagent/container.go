@@ -95,8 +95,11 @@ master_process on;
 worker_processes 1;
 pid %[1]s/nginx.pid;
 events { worker_connections 512; }
+error_log stderr;
 http {
-  access_log %[1]s/access.log;
+  # As the nginx image links its logs to the container's output, so that
+  # podnet logs shows requests.
+  access_log /dev/stdout;
   client_body_temp_path %[1]s/tmp/body;
   proxy_temp_path %[1]s/tmp/proxy;
   fastcgi_temp_path %[1]s/tmp/fastcgi;

@@ -304,6 +304,13 @@ func shouldRestart(policy corev1.RestartPolicy, exit int32) bool {
 
 func (w *podWorker) startContainer(pod *corev1.Pod, spec *corev1.Container, c *ctr) {
 	cfg := w.a.cfg
+	w.mu.Lock()
+	// restartCount counts starts after the first, as kubelet's does: a
+	// container that ended and is not restarted (restartPolicy Never) keeps 0.
+	if c.last != nil {
+		c.restarts++
+	}
+	w.mu.Unlock()
 	cdir := filepath.Join(w.dir, spec.Name)
 	os.MkdirAll(cdir, 0o755)
 	argv, err := containerArgv(c.image, spec, pod, cdir, w.dnsArgs())
@@ -311,10 +318,10 @@ func (w *podWorker) startContainer(pod *corev1.Pod, spec *corev1.Container, c *c
 		w.mu.Lock()
 		c.startError = err.Error()
 		c.last = &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: err.Error(), FinishedAt: metav1.NewTime(time.Now())}
-		c.nextStart = time.Now().Add(backoff(c.restarts))
-		c.restarts++
+		delay := backoff(c.restarts)
+		c.nextStart = time.Now().Add(delay)
 		w.mu.Unlock()
-		w.after(backoff(c.restarts - 1))
+		w.after(delay)
 		return
 	}
 	env := containerEnv(c.image, spec, pod, w.envRef(pod, spec), cfg.APIHost)
@@ -374,7 +381,6 @@ func (w *podWorker) exited(c *ctr, code int, msg string) {
 		delay = 0
 	}
 	c.nextStart = time.Now().Add(delay)
-	c.restarts++
 	w.saveProcs()
 	w.mu.Unlock()
 	w.poke()
