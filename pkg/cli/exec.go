@@ -63,7 +63,7 @@ func (e *env) execInPod(cmd *cobra.Command, podName, container string, argv []st
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return 0, fmt.Errorf("cannot exec into a container in a completed pod; current phase is %s", pod.Status.Phase)
 	}
-	sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), pod))
+	sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod))
 	if !alive {
 		return 0, fmt.Errorf("unable to upgrade connection: container not found (%q)", ctr.Name)
 	}
@@ -89,12 +89,18 @@ func (e *env) execInPod(cmd *cobra.Command, podName, container string, argv []st
 	}
 	// Files the command writes (wget saves index.html) stay in the
 	// container's directory, not in the host's.
-	x.Dir = filepath.Join(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), pod), ctr.Name)
+	x.Dir = filepath.Join(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod), ctr.Name)
 	if stdin {
 		x.Stdin = e.in
 	}
 	x.Stdout, x.Stderr = e.out, e.errw
-	err = x.Run()
+	return e.runExitCode(x)
+}
+
+// runExitCode runs x and returns its exit code, reporting a non-zero one
+// as kubectl does.
+func (e *env) runExitCode(x *exec.Cmd) (int, error) {
+	err := x.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code := ee.ExitCode()
@@ -107,14 +113,52 @@ func (e *env) execInPod(cmd *cobra.Command, podName, container string, argv []st
 	return 0, err
 }
 
+// execExternal runs argv on the lab's external host: a client on the
+// underlay network, outside the cluster, with this machine's programs.
+func (e *env) execExternal(cmd *cobra.Command, argv []string, stdin bool) (int, error) {
+	c, err := e.client()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.Status(cmd.Context()); err != nil {
+		return 0, err
+	}
+	topo := lab.Topology{Lab: e.labName}
+	nsPath := filepath.Join("/run/netns", topo.ExternalNetns())
+	if _, err := os.Stat(nsPath); err != nil {
+		return 0, fmt.Errorf("lab %q has no external host: %v", e.labName, err)
+	}
+	dir := filepath.Join(e.stateDir(), "external")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	x := exec.CommandContext(cmd.Context(), "nsenter", append([]string{"--net=" + nsPath, "--"}, argv...)...)
+	x.Dir = dir
+	if stdin {
+		x.Stdin = e.in
+	}
+	x.Stdout, x.Stderr = e.out, e.errw
+	return e.runExitCode(x)
+}
+
 func newExec(e *env) *cobra.Command {
 	var container string
-	var stdin, tty bool
+	var stdin, tty, external bool
 	cmd := &cobra.Command{
-		Use:   "exec [-it] POD [-c CONTAINER] -- COMMAND [ARGS...]",
-		Short: "Run a command in a pod's container",
+		Use:   "exec [-it] (POD | --external) [-c CONTAINER] -- COMMAND [ARGS...]",
+		Short: "Run a command in a pod's container, or on the lab's external host",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if external {
+				if cmd.ArgsLenAtDash() != 0 {
+					return errors.New("with --external, give the command after --: podnet exec --external -- COMMAND")
+				}
+				code, err := e.execExternal(cmd, args, stdin)
+				if err == nil && code != 0 {
+					err = exitError{code}
+				}
+				return err
+			}
 			dash := cmd.ArgsLenAtDash()
 			if dash < 0 || dash >= len(args) {
 				if len(args) < 2 {
@@ -142,6 +186,7 @@ func newExec(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container name (default: the first)")
 	cmd.Flags().BoolVarP(&stdin, "stdin", "i", false, "pass stdin to the command")
 	cmd.Flags().BoolVarP(&tty, "tty", "t", false, "stdin is a TTY")
+	cmd.Flags().BoolVar(&external, "external", false, "run the command on the external host (outside the cluster, on the node network)")
 	return cmd
 }
 
@@ -168,7 +213,7 @@ func newLogs(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := filepath.Join(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), pod), ctr.Name+".log")
+			p := filepath.Join(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod), ctr.Name+".log")
 			f, err := os.Open(p)
 			if err != nil {
 				return fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", ctr.Name, pod.Name)

@@ -50,6 +50,7 @@ func procAlive(pid int) bool {
 
 func newUp(e *env) *cobra.Command {
 	var timeout time.Duration
+	var nodes int
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring up a lab: a node, the pod network, the service proxy and cluster DNS",
@@ -75,7 +76,7 @@ func newUp(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot)
+			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot, "--nodes", strconv.Itoa(nodes))
 			d.Stdout, d.Stderr = logf, logf
 			d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			if err := d.Start(); err != nil {
@@ -89,7 +90,16 @@ func newUp(e *env) *cobra.Command {
 			if err := waitFor(ctx, exited, func() bool { _, err := c.Status(ctx); return err == nil }); err != nil {
 				return fmt.Errorf("the lab daemon did not start: %v (see %s)", err, filepath.Join(e.stateDir(), "daemon.log"))
 			}
-			fmt.Fprintf(e.out, " ✓ Node %s (%s, pod network %s)\n", lab.NodeName(e.labName), lab.NodeIP(0), lab.PodCIDR(0))
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			for i, name := range st.Nodes {
+				fmt.Fprintf(e.out, " ✓ Node %s (%s, pod network %s)\n", name, lab.NodeIP(i), lab.PodCIDR(i))
+			}
+			if len(st.Nodes) > 1 {
+				fmt.Fprintf(e.out, " ✓ External host %s (podnet exec --external -- CMD)\n", lab.ExternalIP)
+			}
 			if err := waitFor(ctx, exited, func() bool { return dnsReady(ctx, c) }); err != nil {
 				return fmt.Errorf("cluster DNS did not become ready: %v (see %s and `podnet get pods -n kube-system`)", err, filepath.Join(e.stateDir(), "daemon.log"))
 			}
@@ -100,6 +110,7 @@ func newUp(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "wait", 60*time.Second, "how long to wait for the lab to be ready")
+	cmd.Flags().IntVar(&nodes, "nodes", 0, "number of nodes of a new lab (default 1); an existing lab keeps its own")
 	return cmd
 }
 
@@ -193,7 +204,8 @@ func newStatus(e *env) *cobra.Command {
 }
 
 func newDaemon(e *env) *cobra.Command {
-	return &cobra.Command{
+	var nodes int
+	cmd := &cobra.Command{
 		Use:    "daemon",
 		Short:  "Run the lab daemon in the foreground (podnet up starts it)",
 		Hidden: true,
@@ -206,9 +218,11 @@ func newDaemon(e *env) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Log: log})
+			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Nodes: nodes, Log: log})
 		},
 	}
+	cmd.Flags().IntVar(&nodes, "nodes", 0, "number of nodes of a new lab")
+	return cmd
 }
 
 func newSandboxInit() *cobra.Command {

@@ -42,11 +42,14 @@ func corefile(domain string) string {
 
 // nodeObject is node i as kubelet registers it.
 func nodeObject(lab string, i int, name string) *corev1.Node {
+	labels := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+	if i == 0 {
+		// kind labels only its first node with a role; it carries no
+		// NoSchedule taint here, so pods spread over every node.
+		labels["node-role.kubernetes.io/control-plane"] = ""
+	}
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-			"node-role.kubernetes.io/control-plane": "",
-		}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: corev1.NodeSpec{PodCIDR: PodCIDR(i), PodCIDRs: []string{PodCIDR(i)}},
 		Status: corev1.NodeStatus{
 			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: NodeIP(i)}, {Type: corev1.NodeHostName, Address: name}},

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/knftables"
 
 	"github.com/podnet/podnet/pkg/apiserver"
 	"github.com/podnet/podnet/pkg/cni"
@@ -28,7 +27,6 @@ import (
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/labapi"
 	"github.com/podnet/podnet/pkg/nodeagent"
-	"github.com/podnet/podnet/pkg/proxy"
 	"github.com/podnet/podnet/pkg/source"
 	"github.com/podnet/podnet/pkg/store"
 )
@@ -39,7 +37,10 @@ type Config struct {
 	StateDir      string // e.g. /var/lib/podnet/<name>
 	Self          string // the podnet executable
 	ClusterDomain string
-	Log           *slog.Logger
+	// Nodes is how many nodes a new lab gets (default 1); a lab that
+	// exists keeps the number it was made with (see shape).
+	Nodes int
+	Log   *slog.Logger
 }
 
 // Paths of a lab's state directory.
@@ -47,10 +48,22 @@ func SocketPath(stateDir string) string { return filepath.Join(stateDir, "api.so
 func PodsDir(stateDir string) string    { return filepath.Join(stateDir, "pods") }
 func pidPath(stateDir string) string    { return filepath.Join(stateDir, "daemon.pid") }
 
-const serviceCIDR = "10.96.0.0/12"
+const (
+	serviceCIDR = "10.96.0.0/12"
+	clusterCIDR = "10.244.0.0/16" // every node's pod range is a /24 of it
+)
 
-// NodeName is the lab's first node, named as kind names its control plane.
-func NodeName(lab string) string { return lab + "-control-plane" }
+// NodeName is node i's name, as kind names them: <lab>-control-plane,
+// <lab>-worker, <lab>-worker2, ...
+func NodeName(lab string, i int) string {
+	switch i {
+	case 0:
+		return lab + "-control-plane"
+	case 1:
+		return lab + "-worker"
+	}
+	return fmt.Sprintf("%s-worker%d", lab, i)
+}
 
 // Run is the daemon: it builds or adopts the lab and serves until ctx ends
 // or a client asks it to shut down. With a teardown request it removes
@@ -75,8 +88,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer ln.Close()
 	os.WriteFile(pidPath(cfg.StateDir), []byte(strconv.Itoa(os.Getpid())), 0o644)
 
+	sh, err := loadShape(cfg.StateDir, cfg.Nodes)
+	if err != nil {
+		return err
+	}
 	topo := Topology{Lab: cfg.Name, ServiceCIDR: serviceCIDR}
-	if err := topo.Build(1); err != nil {
+	if err := topo.Build(sh.Nodes); err != nil {
 		return fmt.Errorf("building the lab network: %w", err)
 	}
 	st, err := store.New(filepath.Join(cfg.StateDir, "state"), clock.RealClock{})
@@ -87,51 +104,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	node := NodeName(cfg.Name)
-	if err := bootstrap(st, api, cfg, node); err != nil {
+	if err := bootstrap(st, api, cfg, sh.Nodes); err != nil {
 		return err
 	}
-
 	catalog, err := images.NewCatalog(filepath.Join(cfg.StateDir, "images"), cfg.Self)
 	if err != nil {
 		return err
 	}
-	network := cni.Network{
-		Name: "podnet", Bridge: "cni0", Subnet: netip.MustParsePrefix(PodCIDR(0)),
-		BinDir: filepath.Join(cfg.StateDir, "cni", "bin"), ConfDir: filepath.Join(cfg.StateDir, "cni", "net.d"),
-		CacheDir: filepath.Join(cfg.StateDir, "cni", "cache"), IPAMDir: filepath.Join(cfg.StateDir, "cni", "ipam"),
-	}
-	if err := cni.InstallPlugins(network.BinDir, cfg.Self); err != nil {
+	if err := cni.InstallPlugins(filepath.Join(cfg.StateDir, "cni", "bin"), cfg.Self); err != nil {
 		return err
 	}
-	if _, err := network.WriteConfList(); err != nil {
-		return err
-	}
-	nodeNetns := netnsPath(topo.NodeNetns(0))
-	runtime, err := cni.NewRuntime(network, nodeNetns)
-	if err != nil {
-		return err
-	}
-
 	reg := prometheus.NewRegistry()
-	nft, err := proxy.NewInNetns(nodeNetns, knftables.IPv4Family, "podnet-proxy")
-	if err != nil {
-		return err
+	var nodes []*nodeParts
+	for i := range sh.Nodes {
+		n, err := newNodeParts(cfg, topo, i, st, api, catalog, reg, log)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", NodeName(cfg.Name, i), err)
+		}
+		nodes = append(nodes, n)
 	}
-	proxier := proxy.NewProxier(st, nft, proxy.Config{
-		NodeName:     node,
-		ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix(serviceCIDR)},
-		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
-		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(0))},
-		Logger:       log,
-	}, reg)
 	ctrl := controller.NewManager(st, api, controller.Config{Clock: clock.RealClock{}})
-	agent := nodeagent.New(st, api, nodeagent.Config{
-		Node: node, NodeNetns: nodeNetns, NodeIP: NodeIP(0), PodsDir: PodsDir(cfg.StateDir),
-		NetnsPrefix: topo.NetnsPrefix(), Self: cfg.Self, ClusterDNS: ClusterDNSIP, ClusterDomain: cfg.ClusterDomain,
-		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
-		Clock: clock.RealClock{}, Log: log,
-	})
+	lbs := &loadBalancers{src: st, w: api, pool: netip.MustParsePrefix(LoadBalancerPool)}
 
 	started := time.Now()
 	var teardown bool
@@ -144,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv := &http.Server{Handler: labapi.Handler(labapi.Backend{
 		Source: st, API: api, Shutdown: shutdown,
-		Status: func() labapi.LabStatus { return status(st, cfg, node, started) },
+		Status: func() labapi.LabStatus { return status(st, cfg, sh.Nodes, started) },
 	})}
 	go srv.Serve(ln)
 
@@ -153,15 +146,23 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(ctx) }()
 	}
-	run(proxier.Run)
 	run(ctrl.Run)
-	run(agent.Run)
-	log.Info("lab running", "lab", cfg.Name, "socket", SocketPath(cfg.StateDir))
+	run(lbs.Run)
+	for _, n := range nodes {
+		run(n.proxier.Run)
+		run(n.agent.Run)
+	}
+	log.Info("lab running", "lab", cfg.Name, "nodes", sh.Nodes, "socket", SocketPath(cfg.StateDir))
 	<-ctx.Done()
 	wg.Wait()
 	if teardown {
-		agent.Teardown(context.Background())
-		err := topo.Remove(1)
+		var tw sync.WaitGroup
+		for _, n := range nodes {
+			tw.Add(1)
+			go func() { defer tw.Done(); n.agent.Teardown(context.Background()) }()
+		}
+		tw.Wait()
+		err := topo.Remove(sh.Nodes)
 		srv.Close()
 		os.RemoveAll(cfg.StateDir)
 		return err
@@ -171,11 +172,14 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// bootstrap creates the node and the cluster DNS objects on first start.
-func bootstrap(st *store.Store, api *apiserver.Server, cfg Config, node string) error {
-	if _, ok := st.Get(source.Node, "", node); !ok {
-		if _, err := st.Create(nodeObject(cfg.Name, 0, node)); err != nil {
-			return err
+// bootstrap creates the nodes and the cluster DNS objects on first start.
+func bootstrap(st *store.Store, api *apiserver.Server, cfg Config, nodes int) error {
+	for i := range nodes {
+		name := NodeName(cfg.Name, i)
+		if _, ok := st.Get(source.Node, "", name); !ok {
+			if _, err := st.Create(nodeObject(cfg.Name, i, name)); err != nil {
+				return err
+			}
 		}
 	}
 	var missing []source.Object
@@ -193,8 +197,12 @@ func bootstrap(st *store.Store, api *apiserver.Server, cfg Config, node string) 
 	return nil
 }
 
-func status(src source.Source, cfg Config, node string, started time.Time) labapi.LabStatus {
-	s := labapi.LabStatus{Name: cfg.Name, PID: os.Getpid(), StateDir: cfg.StateDir, Nodes: []string{node},
+func status(src source.Source, cfg Config, nodes int, started time.Time) labapi.LabStatus {
+	var names []string
+	for i := range nodes {
+		names = append(names, NodeName(cfg.Name, i))
+	}
+	s := labapi.LabStatus{Name: cfg.Name, PID: os.Getpid(), StateDir: cfg.StateDir, Nodes: names,
 		Services: len(src.List(source.Service)), Started: started.Format(time.RFC3339)}
 	for _, o := range src.List(source.Pod) {
 		s.Pods++
@@ -212,16 +220,24 @@ func status(src source.Source, cfg Config, node string, started time.Time) labap
 // directory. Everything is found by the lab's own records and names.
 func Cleanup(cfg Config) error {
 	topo := Topology{Lab: cfg.Name, ServiceCIDR: serviceCIDR}
-	entries, _ := os.ReadDir(PodsDir(cfg.StateDir))
-	var errs []error
-	for _, e := range entries {
-		parts := strings.Split(e.Name(), "_")
-		if len(parts) != 3 {
-			continue
-		}
-		nodeagent.RemovePod(filepath.Join(PodsDir(cfg.StateDir), e.Name()))
+	// A lab whose record is gone is removed as if it had every node it can
+	// have; missing namespaces are skipped.
+	nodes := MaxNodes
+	if sh, err := readShape(cfg.StateDir); err == nil {
+		nodes = sh.Nodes
 	}
-	if err := topo.Remove(1); err != nil {
+	var errs []error
+	nodeDirs, _ := os.ReadDir(PodsDir(cfg.StateDir))
+	for _, nd := range nodeDirs {
+		dir := filepath.Join(PodsDir(cfg.StateDir), nd.Name())
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if parts := strings.Split(e.Name(), "_"); len(parts) == 3 {
+				nodeagent.RemovePod(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	if err := topo.Remove(nodes); err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(cfg.StateDir); err != nil {

@@ -28,6 +28,10 @@ func (t Topology) UnderlayNetns() string { return t.NetnsPrefix() + "underlay" }
 // NodeNetns is node i's network namespace.
 func (t Topology) NodeNetns(i int) string { return fmt.Sprintf("%snode%d", t.NetnsPrefix(), i) }
 
+// ExternalNetns is the external host: a client beside the cluster on the
+// underlay, with no route into pod or service ranges.
+func (t Topology) ExternalNetns() string { return t.NetnsPrefix() + "external" }
+
 // NodeIP is node i's address on the underlay (172.18.0.2 for the first, as
 // in kind).
 func NodeIP(i int) string { return fmt.Sprintf("172.18.0.%d", i+2) }
@@ -35,11 +39,20 @@ func NodeIP(i int) string { return fmt.Sprintf("172.18.0.%d", i+2) }
 // PodCIDR is node i's pod range.
 func PodCIDR(i int) string { return fmt.Sprintf("10.244.%d.0/24", i) }
 
+// MaxNodes keeps node IPs below the external host's address.
+const MaxNodes = 50
+
 const (
 	underlayBridge = "br-underlay"
 	underlayCIDR   = "172.18.0.1/16"
 	svcLink        = "pn-svc" // carries the service CIDR route; its peer stays down
 	svcPeer        = "pn-svc-peer"
+	// ExternalIP is the external host's address on the underlay.
+	ExternalIP = "172.18.0.100"
+	// LoadBalancerPool is where LoadBalancer Services get their external
+	// IPs, on the underlay as MetalLB setups for kind use; the external host
+	// routes it to the nodes, as a router announcing it would.
+	LoadBalancerPool = "172.18.255.192/27"
 )
 
 func netnsPath(name string) string { return filepath.Join("/run/netns", name) }
@@ -97,31 +110,29 @@ func (t Topology) Build(nodes int) error {
 		return fmt.Errorf("underlay: %w", err)
 	}
 	for i := range nodes {
-		if err := t.buildNode(i); err != nil {
+		if err := t.buildNode(i, nodes); err != nil {
 			return fmt.Errorf("node %d: %w", i, err)
 		}
+	}
+	if err := t.buildExternal(nodes); err != nil {
+		return fmt.Errorf("external host: %w", err)
 	}
 	return nil
 }
 
-func (t Topology) buildNode(i int) error {
-	name := t.NodeNetns(i)
-	if err := addNetns(name); err != nil {
-		return err
-	}
-	uplink := fmt.Sprintf("n%d-%s", i, shortHash(t.Lab))
-	// The uplink veth starts in the underlay, and its peer is moved into the
-	// node as eth0.
-	err := ns.WithNetNSPath(netnsPath(t.UnderlayNetns()), func(ns.NetNS) error {
+// attach connects a namespace to the underlay bridge through a veth whose
+// underlay end is uplink and whose other end is eth0 in the namespace.
+func (t Topology) attach(netnsName, uplink string) error {
+	return ns.WithNetNSPath(netnsPath(t.UnderlayNetns()), func(ns.NetNS) error {
 		if _, err := netlink.LinkByName(uplink); err == nil {
 			return nil
 		}
-		nodeNS, err := ns.GetNS(netnsPath(name))
+		target, err := ns.GetNS(netnsPath(netnsName))
 		if err != nil {
 			return err
 		}
-		defer nodeNS.Close()
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: uplink}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(nodeNS.Fd()))}
+		defer target.Close()
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: uplink}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(target.Fd()))}
 		if err := netlink.LinkAdd(veth); err != nil {
 			return fmt.Errorf("adding uplink %s: %w", uplink, err)
 		}
@@ -138,7 +149,61 @@ func (t Topology) buildNode(i int) error {
 		}
 		return netlink.LinkSetUp(l)
 	})
+}
+
+// upEth0 addresses and raises the namespace's eth0 (the caller is inside it).
+func upEth0(cidr string) error {
+	if err := linkUp("lo"); err != nil {
+		return err
+	}
+	eth0, err := netlink.LinkByName("eth0")
 	if err != nil {
+		return err
+	}
+	if err := ensureAddr(eth0, cidr); err != nil {
+		return err
+	}
+	return netlink.LinkSetUp(eth0)
+}
+
+// buildExternal makes the external host: on the underlay, routing the
+// LoadBalancer pool to every node (ECMP), and nothing else.
+func (t Topology) buildExternal(nodes int) error {
+	name := t.ExternalNetns()
+	if err := addNetns(name); err != nil {
+		return err
+	}
+	if err := t.attach(name, "x-"+shortHash(t.Lab)); err != nil {
+		return err
+	}
+	return ns.WithNetNSPath(netnsPath(name), func(ns.NetNS) error {
+		if err := upEth0(ExternalIP + "/16"); err != nil {
+			return err
+		}
+		_, pool, err := net.ParseCIDR(LoadBalancerPool)
+		if err != nil {
+			return err
+		}
+		route := &netlink.Route{Dst: pool}
+		for i := range nodes {
+			route.MultiPath = append(route.MultiPath, &netlink.NexthopInfo{Gw: net.ParseIP(NodeIP(i))})
+		}
+		if nodes == 1 {
+			route.Gw, route.MultiPath = net.ParseIP(NodeIP(0)), nil
+		}
+		if err := netlink.RouteReplace(route); err != nil {
+			return fmt.Errorf("routing %s to the nodes: %w", LoadBalancerPool, err)
+		}
+		return nil
+	})
+}
+
+func (t Topology) buildNode(i, nodes int) error {
+	name := t.NodeNetns(i)
+	if err := addNetns(name); err != nil {
+		return err
+	}
+	if err := t.attach(name, fmt.Sprintf("n%d-%s", i, shortHash(t.Lab))); err != nil {
 		return err
 	}
 	return ns.WithNetNSPath(netnsPath(name), func(ns.NetNS) error {
@@ -151,18 +216,19 @@ func (t Topology) buildNode(i int) error {
 				return err
 			}
 		}
-		if err := linkUp("lo"); err != nil {
+		if err := upEth0(NodeIP(i) + "/16"); err != nil {
 			return err
 		}
-		eth0, err := netlink.LinkByName("eth0")
-		if err != nil {
-			return err
-		}
-		if err := ensureAddr(eth0, NodeIP(i)+"/16"); err != nil {
-			return err
-		}
-		if err := netlink.LinkSetUp(eth0); err != nil {
-			return err
+		// Every other node's pod range is reached through that node, as
+		// kindnet routes it: pod to pod without NAT.
+		for j := range nodes {
+			if j == i {
+				continue
+			}
+			_, dst, _ := net.ParseCIDR(PodCIDR(j))
+			if err := netlink.RouteReplace(&netlink.Route{Dst: dst, Gw: net.ParseIP(NodeIP(j))}); err != nil {
+				return fmt.Errorf("routing %s via %s: %w", PodCIDR(j), NodeIP(j), err)
+			}
 		}
 		svc, err := netlink.LinkByName(svcLink)
 		if err != nil {
@@ -197,6 +263,9 @@ func (t Topology) Remove(nodes int) error {
 		if err := delNetns(t.NodeNetns(i)); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if err := delNetns(t.ExternalNetns()); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if err := delNetns(t.UnderlayNetns()); err != nil {
 		errs = append(errs, err.Error())

@@ -1,0 +1,152 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/podnet/podnet/pkg/source"
+)
+
+// loadBalancers is the lab's cloud provider: it gives every LoadBalancer
+// Service an address from the pool in status.loadBalancer.ingress (what
+// `get svc` shows as EXTERNAL-IP) and takes it back when the Service stops
+// being one. The nodes' proxies make the address answer; the external host
+// routes the pool to the nodes.
+type loadBalancers struct {
+	src  source.Source
+	w    source.Writer
+	pool netip.Prefix
+
+	mu      sync.Mutex
+	pending []svcKey
+	wake    chan struct{}
+}
+
+func (l *loadBalancers) Run(ctx context.Context) {
+	l.wake = make(chan struct{}, 1)
+	cancel := l.src.Subscribe(func(ev source.Event) {
+		if ev.Kind == source.Service && ev.Type != source.Deleted {
+			l.enqueue(keyOf(ev.Object))
+		}
+	})
+	defer cancel()
+	for _, o := range l.src.List(source.Service) {
+		l.enqueue(keyOf(o))
+	}
+	for {
+		l.mu.Lock()
+		keys := l.pending
+		l.pending = nil
+		l.mu.Unlock()
+		for _, k := range keys {
+			if err := l.sync(k); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				// A full pool is reported on the Service's next change.
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		}
+	}
+}
+
+type svcKey struct{ Namespace, Name string }
+
+func keyOf(o source.Object) svcKey { return svcKey{o.GetNamespace(), o.GetName()} }
+
+func (l *loadBalancers) enqueue(k svcKey) {
+	l.mu.Lock()
+	l.pending = append(l.pending, k)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *loadBalancers) sync(k svcKey) error {
+	o, ok := l.src.Get(source.Service, k.Namespace, k.Name)
+	if !ok {
+		return nil
+	}
+	svc := o.(*corev1.Service)
+	want, err := l.ingressFor(svc)
+	if err != nil {
+		return err
+	}
+	if apiequality.Semantic.DeepEqual(want, svc.Status.LoadBalancer.Ingress) {
+		return nil
+	}
+	upd := svc.DeepCopy()
+	upd.Status.LoadBalancer.Ingress = want
+	_, err = l.w.Update(upd)
+	return err
+}
+
+// ingressFor is the ingress a Service should show: none unless it is a
+// LoadBalancer; its current address if it still fits; else the address it
+// asks for (spec.loadBalancerIP) or the lowest free one.
+func (l *loadBalancers) ingressFor(svc *corev1.Service) ([]corev1.LoadBalancerIngress, error) {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return nil, nil
+	}
+	if cls := svc.Spec.LoadBalancerClass; cls != nil && *cls != "" {
+		return svc.Status.LoadBalancer.Ingress, nil // another controller's
+	}
+	vip := corev1.LoadBalancerIPModeVIP
+	cur := svc.Status.LoadBalancer.Ingress
+	if len(cur) == 1 {
+		if a, err := netip.ParseAddr(cur[0].IP); err == nil && l.usable(a) &&
+			(svc.Spec.LoadBalancerIP == "" || svc.Spec.LoadBalancerIP == cur[0].IP) {
+			return []corev1.LoadBalancerIngress{{IP: cur[0].IP, IPMode: &vip}}, nil
+		}
+	}
+	used := l.used(svc)
+	if req := svc.Spec.LoadBalancerIP; req != "" {
+		a, err := netip.ParseAddr(req)
+		if err != nil || !l.usable(a) || used[a] {
+			return nil, fmt.Errorf("service %s/%s: loadBalancerIP %s is not free in the lab's pool %s", svc.Namespace, svc.Name, req, l.pool)
+		}
+		return []corev1.LoadBalancerIngress{{IP: a.String(), IPMode: &vip}}, nil
+	}
+	for a := l.pool.Addr().Next(); l.usable(a); a = a.Next() {
+		if !used[a] {
+			return []corev1.LoadBalancerIngress{{IP: a.String(), IPMode: &vip}}, nil
+		}
+	}
+	return nil, fmt.Errorf("service %s/%s: the lab's LoadBalancer pool %s is exhausted", svc.Namespace, svc.Name, l.pool)
+}
+
+// usable excludes the pool's first and last address, as a subnet's network
+// and broadcast addresses.
+func (l *loadBalancers) usable(a netip.Addr) bool {
+	if !l.pool.Contains(a) || a == l.pool.Addr() {
+		return false
+	}
+	return l.pool.Contains(a.Next())
+}
+
+// used is every pool address another Service holds.
+func (l *loadBalancers) used(except *corev1.Service) map[netip.Addr]bool {
+	used := map[netip.Addr]bool{}
+	for _, o := range l.src.List(source.Service) {
+		s := o.(*corev1.Service)
+		if s.UID == except.UID {
+			continue
+		}
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if a, err := netip.ParseAddr(in.IP); err == nil {
+				used[a] = true
+			}
+		}
+	}
+	return used
+}
