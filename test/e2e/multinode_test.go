@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Seed 002 on a 3-node lab: a Deployment spread over the nodes, reached by
+// every name form, load-balanced, and from outside through NodePort,
+// LoadBalancer and port-forward.
+func TestMultiNodeServices(t *testing.T) {
+	l := newLab(t)
+	out := l.must("up", "--nodes", "3")
+	for _, want := range []string{"172.18.0.2", "172.18.0.3", "172.18.0.4", "External host 172.18.0.100"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up --nodes 3 output lacks %q:\n%s", want, out)
+		}
+	}
+	nodes := l.must("get", "nodes", "-o", "wide")
+	for _, ip := range []string{"172.18.0.2", "172.18.0.3", "172.18.0.4"} {
+		if !strings.Contains(nodes, ip) {
+			t.Errorf("get nodes -o wide lacks INTERNAL-IP %s:\n%s", ip, nodes)
+		}
+	}
+
+	l.must("create", "deployment", "test-app", "--image=nginx", "--replicas=3")
+	l.must("expose", "deployment", "test-app", "--port=80")
+	l.must("run", "test-client", "--image=busybox", "--", "sleep", "3600")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+
+	// One replica per node (the scheduler picks the least-loaded node).
+	podNodes := map[string]string{}
+	for _, line := range strings.Split(l.must("get", "pods", "-l", "app=test-app", "-o", "wide", "--no-headers"), "\n") {
+		if f := strings.Fields(line); len(f) >= 7 {
+			podNodes[f[0]] = f[6]
+		}
+	}
+	distinct := map[string]bool{}
+	for _, n := range podNodes {
+		distinct[n] = true
+	}
+	if len(podNodes) != 3 || len(distinct) != 3 {
+		t.Errorf("3 replicas should sit on 3 nodes: %v", podNodes)
+	}
+
+	for _, name := range []string{"test-app", "test-app.default", "test-app.default.svc.cluster.local"} {
+		page := l.must("exec", "test-client", "--", "wget", "-qO-", "-T", "5", name)
+		if !strings.Contains(page, "Server name: test-app-") {
+			t.Errorf("wget %s did not reach a test-app pod:\n%s", name, page)
+		}
+	}
+
+	// Spread: 30 requests over 3 endpoints. Each endpoint missing entirely
+	// has probability 3·(2/3)^30 ≈ 2e-5, so a miss means no spreading.
+	seen := map[string]int{}
+	server := regexp.MustCompile(`Server name: (\S+)</p>`)
+	for range 30 {
+		page := l.must("exec", "test-client", "--", "wget", "-qO-", "-T", "5", "test-app")
+		if m := server.FindStringSubmatch(page); m != nil {
+			seen[m[1]]++
+		}
+	}
+	for pod := range podNodes {
+		if seen[pod] == 0 {
+			t.Errorf("pod %s never answered in 30 requests: %v", pod, seen)
+		}
+	}
+
+	eps := l.must("get", "endpoints", "test-app")
+	if n := len(regexp.MustCompile(`10\.244\.\d+\.\d+:80`).FindAllString(eps, -1)); n != 3 {
+		t.Errorf("get endpoints test-app shows %d addresses, want 3:\n%s", n, eps)
+	}
+	slices := l.must("get", "endpointslices", "-l", "kubernetes.io/service-name=test-app")
+	if !strings.Contains(slices, "IPv4") || !strings.Contains(slices, "80") {
+		t.Errorf("get endpointslices -l: %s", slices)
+	}
+
+	// Pod to pod across nodes keeps the client's address (no NAT).
+	clientIP := strings.TrimSpace(l.must("get", "pod", "test-client", "-o", "jsonpath={.status.podIP}"))
+	clientNode := strings.TrimSpace(l.must("get", "pod", "test-client", "-o", "jsonpath={.spec.nodeName}"))
+	for pod, node := range podNodes {
+		if node == clientNode {
+			continue
+		}
+		ip := strings.TrimSpace(l.must("get", "pod", pod, "-o", "jsonpath={.status.podIP}"))
+		l.must("exec", "test-client", "--", "wget", "-qO-", "-T", "5", "http://"+ip+"/cross-node")
+		if logs := l.must("logs", pod); !strings.Contains(logs, clientIP+" - - ") || !strings.Contains(logs, "/cross-node") {
+			t.Errorf("pod %s on %s should log the client's own address %s:\n%s", pod, node, clientIP, logs)
+		}
+		break
+	}
+
+	// NodePort from the external host, on every node.
+	l.must("expose", "deployment", "test-app", "--name=test-np", "--type=NodePort", "--port=80")
+	np := strings.TrimSpace(l.must("get", "svc", "test-np", "-o", "jsonpath={.spec.ports[0].nodePort}"))
+	for _, ip := range []string{"172.18.0.2", "172.18.0.3", "172.18.0.4"} {
+		page := l.must("exec", "--external", "--", "curl", "-sS", "-m", "5", "http://"+ip+":"+np)
+		if !strings.Contains(page, "Server name: test-app-") {
+			t.Errorf("NodePort %s:%s from the external host:\n%s", ip, np, page)
+		}
+	}
+	// The external host is outside the cluster: no route to Services or pods.
+	svcIP := strings.TrimSpace(l.must("get", "svc", "test-app", "-o", "jsonpath={.spec.clusterIP}"))
+	for _, addr := range []string{svcIP, clientIP} {
+		if r := l.run("exec", "--external", "--", "curl", "-sS", "-m", "2", "http://"+addr); r.code == 0 {
+			t.Errorf("the external host reached %s, which is inside the cluster:\n%s", addr, r)
+		}
+	}
+
+	// port-forward from this machine's loopback into the lab.
+	cmd := exec.Command(podnetBin, "--lab", l.name, "--state-root", l.state, "port-forward", "service/test-app", "0:80", "--address", "127.0.0.1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("port-forward printed nothing: %v", err)
+	}
+	m := regexp.MustCompile(`^Forwarding from (127\.0\.0\.1:\d+) -> 80`).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("port-forward said %q", first)
+	}
+	go io.Copy(io.Discard, stdout)
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + m[1] + "/")
+	if err != nil {
+		t.Fatalf("GET through port-forward: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Server name: test-app-") {
+		t.Errorf("port-forward answered:\n%s", body)
+	}
+}
+
+// Seed 002's practice problem: frontend LoadBalancer with an EXTERNAL-IP the
+// external host reaches, backend ClusterIP, database headless.
+func TestThreeTierServices(t *testing.T) {
+	l := newLab(t)
+	l.must("up", "--nodes", "3")
+	l.must("apply", "-f", "../../examples/three-tier/")
+	l.must("run", "probe", "--image=busybox", "--", "sleep", "3600")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+
+	var lb string
+	eventually(t, "frontend gets an EXTERNAL-IP", 10*time.Second, func() error {
+		out := l.must("get", "svc", "frontend")
+		m := regexp.MustCompile(`LoadBalancer\s+\S+\s+(172\.18\.255\.\d+)\s+80:3\d{4}/TCP`).FindStringSubmatch(out)
+		if m == nil {
+			return fmt.Errorf("no EXTERNAL-IP from the lab pool yet:\n%s", out)
+		}
+		lb = m[1]
+		return nil
+	})
+	for range 3 {
+		page := l.must("exec", "--external", "--", "curl", "-sS", "-m", "5", "http://"+lb)
+		if !strings.Contains(page, "Server name: frontend-") || !strings.Contains(page, ":3000") {
+			t.Errorf("LoadBalancer %s from the external host:\n%s", lb, page)
+		}
+	}
+	page := l.must("exec", "probe", "--", "wget", "-qO-", "-T", "5", "backend-api:8080")
+	if !strings.Contains(page, "Server name: backend-api-") {
+		t.Errorf("backend-api:8080 from a pod:\n%s", page)
+	}
+	// Headless: the name resolves to the database pods themselves, and
+	// each pod has its own name under the Service. (Busybox's nslookup also
+	// reports the search-list names that do not exist and exits 1, as it
+	// does against CoreDNS; the answer is what matters here.)
+	ns := l.run("exec", "probe", "--", "nslookup", "database").out
+	if n := len(regexp.MustCompile(`Name:\s+database\.default\.svc\.cluster\.local\s+Address: 10\.244\.\d+\.\d+`).FindAllString(ns, -1)); n != 2 {
+		t.Errorf("nslookup database should list the 2 database pods:\n%s", ns)
+	}
+	page = l.must("exec", "probe", "--", "wget", "-qO-", "-T", "5", "database-0.database:5432")
+	if !strings.Contains(page, "Server name: database-0") {
+		t.Errorf("database-0.database:5432:\n%s", page)
+	}
+}
