@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/lab"
@@ -90,6 +93,9 @@ func (e *env) execInPod(cmd *cobra.Command, podName, container string, argv []st
 	// Files the command writes (wget saves index.html) stay in the
 	// container's directory, not in the host's.
 	x.Dir = filepath.Join(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod), ctr.Name)
+	if _, err := os.Stat(x.Dir); err != nil {
+		return 0, fmt.Errorf("unable to upgrade connection: container %q in pod %q is not running yet", ctr.Name, pod.Name)
+	}
 	if stdin {
 		x.Stdin = e.in
 	}
@@ -191,57 +197,147 @@ func newExec(e *env) *cobra.Command {
 }
 
 func newLogs(e *env) *cobra.Command {
-	var container string
-	var follow bool
+	var container, selector string
+	var follow, prefix bool
 	var tail int
 	cmd := &cobra.Command{
-		Use:   "logs POD [-c CONTAINER] [-f]",
+		Use:   "logs (POD | TYPE/NAME | -l SELECTOR) [-c CONTAINER] [-f]",
 		Short: "Print a container's output",
-		Args:  cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if selector == "" && len(args) != 1 {
+				return errors.New("expected POD or TYPE/NAME, or -l SELECTOR")
+			}
+			if selector != "" && len(args) > 0 {
+				return errors.New("only a selector (-l) or a POD name is allowed")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
+			var pods []*corev1.Pod
+			var err error
+			if selector != "" {
+				// kubectl shows the last 10 lines per pod with a selector.
+				if !cmd.Flags().Changed("tail") {
+					tail = 10
+				}
+				pods, err = e.selectPods(cmd.Context(), selector)
+			} else {
+				var pod *corev1.Pod
+				pod, err = e.logsTarget(cmd.Context(), args[0])
+				pods = []*corev1.Pod{pod}
+			}
 			if err != nil {
 				return err
 			}
-			name := strings.TrimPrefix(strings.TrimPrefix(args[0], "pod/"), "pods/")
-			o, err := c.Get(cmd.Context(), source.Pod, e.ns(), name)
-			if err != nil {
-				return err
+			if follow && len(pods) > 1 {
+				return errors.New("-f follows one pod; name it instead of selecting several")
 			}
-			pod := o.(*corev1.Pod)
-			ctr, err := e.pickContainer(pod, container)
-			if err != nil {
-				return err
-			}
-			p := filepath.Join(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod), ctr.Name+".log")
-			f, err := os.Open(p)
-			if err != nil {
-				return fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", ctr.Name, pod.Name)
-			}
-			defer f.Close()
-			if tail >= 0 {
-				if err := printTail(f, e.out, tail); err != nil {
+			for _, pod := range pods {
+				if err := e.podLogs(cmd.Context(), pod, container, tail, follow, prefix); err != nil {
 					return err
 				}
-			} else if _, err := io.Copy(e.out, f); err != nil {
-				return err
-			}
-			for follow {
-				if _, err := io.Copy(e.out, f); err != nil {
-					return err
-				}
-				if _, err := c.Get(cmd.Context(), source.Pod, e.ns(), name); err != nil {
-					return nil
-				}
-				time.Sleep(200 * time.Millisecond)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&container, "container", "c", "", "container name (default: the first)")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector: print the logs of every matching pod")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream the output")
-	cmd.Flags().IntVar(&tail, "tail", -1, "lines of recent output to show (-1: all)")
+	cmd.Flags().BoolVar(&prefix, "prefix", false, "prefix each line with [pod/NAME/CONTAINER]")
+	cmd.Flags().IntVar(&tail, "tail", -1, "lines of recent output to show (-1: all; 10 per pod with a selector)")
 	return cmd
+}
+
+// logsTarget is the pod behind POD or TYPE/NAME (for a workload, one of
+// its running pods, as kubectl picks one).
+func (e *env) logsTarget(ctx context.Context, ref string) (*corev1.Pod, error) {
+	pod, _, err := e.resolvePod(ctx, ref)
+	return pod, err
+}
+
+// selectPods lists the namespace's pods matching a label selector, by name.
+func (e *env) selectPods(ctx context.Context, selector string) ([]*corev1.Pod, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("unable to parse selector %q: %v", selector, err)
+	}
+	c, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := c.List(ctx, source.Pod)
+	if err != nil {
+		return nil, err
+	}
+	var pods []*corev1.Pod
+	for _, o := range objs {
+		if p := o.(*corev1.Pod); p.Namespace == e.ns() && sel.Matches(labels.Set(p.Labels)) {
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("no resources found in %s namespace.", e.ns())
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods, nil
+}
+
+func (e *env) podLogs(ctx context.Context, pod *corev1.Pod, container string, tail int, follow, prefix bool) error {
+	ctr, err := e.pickContainer(pod, container)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod), ctr.Name+".log")
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("container %q in pod %q is waiting to start: ContainerCreating", ctr.Name, pod.Name)
+	}
+	defer f.Close()
+	out := e.out
+	if prefix {
+		pw := &prefixWriter{w: e.out, prefix: fmt.Sprintf("[pod/%s/%s] ", pod.Name, ctr.Name), bol: true}
+		out = pw
+	}
+	if tail >= 0 {
+		if err := printTail(f, out, tail); err != nil {
+			return err
+		}
+	} else if _, err := io.Copy(out, f); err != nil {
+		return err
+	}
+	c, _ := e.client()
+	for follow {
+		if _, err := io.Copy(out, f); err != nil {
+			return err
+		}
+		if _, err := c.Get(ctx, source.Pod, pod.Namespace, pod.Name); err != nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// prefixWriter starts every line with prefix.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	bol    bool // at the beginning of a line
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var buf bytes.Buffer
+	for _, c := range b {
+		if p.bol {
+			buf.WriteString(p.prefix)
+		}
+		buf.WriteByte(c)
+		p.bol = c == '\n'
+	}
+	if _, err := p.w.Write(buf.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func printTail(r io.Reader, w io.Writer, n int) error {
@@ -342,6 +438,7 @@ func newWait(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&forCond, "for", "", "the condition to wait for: condition=Ready")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
 	cmd.Flags().BoolVar(&all, "all", false, "all pods in the namespace")
+	cmd.Flags().BoolVarP(&e.allNS, "all-namespaces", "A", false, "with --all or -l: across all namespaces")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait")
 	return cmd
 }

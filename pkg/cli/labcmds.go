@@ -64,6 +64,9 @@ func newUp(e *env) *cobra.Command {
 			if st, err := c.Status(cmd.Context()); err == nil {
 				return fmt.Errorf("lab %q is already running (daemon pid %d); use it, or take it down with: podnet down", e.labName, st.PID)
 			}
+			if err := lab.CheckNodes(e.stateDir(), nodes); err != nil {
+				return fmt.Errorf("lab %q: %v", e.labName, err)
+			}
 			fmt.Fprintf(e.out, "Creating lab %q ...\n", e.labName)
 			if err := os.MkdirAll(e.stateDir(), 0o700); err != nil {
 				return err

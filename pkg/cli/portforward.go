@@ -97,6 +97,28 @@ port on the pod, as kubectl does.`,
 // forwardTarget finds the pod behind TYPE/NAME and the pod port each pair
 // reaches.
 func (e *env) forwardTarget(ctx context.Context, ref string, pairs []portPair) (*corev1.Pod, []int, error) {
+	pod, svc, err := e.resolvePod(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return nil, nil, fmt.Errorf("unable to forward port because pod is not running. Current status=%s", pod.Status.Phase)
+	}
+	var remotes []int
+	for _, p := range pairs {
+		port, err := podPort(pod, svc, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		remotes = append(remotes, port)
+	}
+	return pod, remotes, nil
+}
+
+// resolvePod finds the pod behind POD or TYPE/NAME: the pod itself, or a
+// running pod a service, deployment, replicaset or statefulset selects
+// (with the service, whose ports map to the pod's).
+func (e *env) resolvePod(ctx context.Context, ref string) (*corev1.Pod, *corev1.Service, error) {
 	c, err := e.client()
 	if err != nil {
 		return nil, nil, err
@@ -143,18 +165,7 @@ func (e *env) forwardTarget(ctx context.Context, ref string, pairs []portPair) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if pod.Status.Phase != corev1.PodRunning {
-		return nil, nil, fmt.Errorf("unable to forward port because pod is not running. Current status=%s", pod.Status.Phase)
-	}
-	var remotes []int
-	for _, p := range pairs {
-		port, err := podPort(pod, svc, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		remotes = append(remotes, port)
-	}
-	return pod, remotes, nil
+	return pod, svc, nil
 }
 
 func forwardKind(typ string) (source.Kind, error) {

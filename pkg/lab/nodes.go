@@ -43,15 +43,28 @@ func readShape(stateDir string) (shape, error) {
 	return sh, nil
 }
 
+// CheckNodes says whether a lab whose state is in stateDir can come up with
+// the requested number of nodes (0: whatever it has).
+func CheckNodes(stateDir string, nodes int) error {
+	if nodes < 0 || nodes > MaxNodes {
+		return fmt.Errorf("--nodes must be between 1 and %d", MaxNodes)
+	}
+	sh, err := readShape(stateDir)
+	if err != nil || nodes == 0 || nodes == sh.Nodes {
+		return nil
+	}
+	return fmt.Errorf("this lab was made with %d node(s); take it down first to change that", sh.Nodes)
+}
+
 // loadShape returns the recorded shape of an existing lab, or records the
 // requested one for a new lab. A lab cannot change its node count: its
 // Node objects, pod ranges and routes are made for it.
 func loadShape(stateDir string, nodes int) (shape, error) {
+	if err := CheckNodes(stateDir, nodes); err != nil {
+		return shape{}, err
+	}
 	sh, err := readShape(stateDir)
 	if err == nil {
-		if nodes != 0 && nodes != sh.Nodes {
-			return sh, fmt.Errorf("this lab was made with %d node(s); take it down first to change that", sh.Nodes)
-		}
 		return sh, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -59,9 +72,6 @@ func loadShape(stateDir string, nodes int) (shape, error) {
 	}
 	if nodes == 0 {
 		nodes = 1
-	}
-	if nodes < 1 || nodes > MaxNodes {
-		return sh, fmt.Errorf("--nodes must be between 1 and %d", MaxNodes)
 	}
 	sh = shape{Nodes: nodes}
 	data, _ := json.Marshal(sh)
