@@ -100,9 +100,7 @@ func newUp(e *env) *cobra.Command {
 			for i, name := range st.Nodes {
 				fmt.Fprintf(e.out, " ✓ Node %s (%s, pod network %s)\n", name, lab.NodeIP(i), lab.PodCIDR(i))
 			}
-			if len(st.Nodes) > 1 {
-				fmt.Fprintf(e.out, " ✓ External host %s (podnet exec --external -- CMD)\n", lab.ExternalIP)
-			}
+			fmt.Fprintf(e.out, " ✓ External host %s (podnet exec --external -- CMD)\n", lab.ExternalIP)
 			if err := waitFor(ctx, exited, func() bool { return dnsReady(ctx, c) }); err != nil {
 				return fmt.Errorf("cluster DNS did not become ready: %v (see %s and `podnet get pods -n kube-system`)", err, filepath.Join(e.stateDir(), "daemon.log"))
 			}
