@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,11 +13,17 @@ import (
 	"time"
 )
 
-// nftRules lists the node's nftables rules, sorted, without the handles and
-// counters that differ between listings.
+// nftRules lists the first node's nftables rules, sorted, without the
+// handles and counters that differ between listings.
 func nftRules(t *testing.T, l *lab) string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", "pn-"+l.name+"-node0", "nft", "list", "ruleset").CombinedOutput()
+	return nodeRules(t, l, 0)
+}
+
+// nodeRules is nftRules for node i.
+func nodeRules(t *testing.T, l *lab, i int) string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", fmt.Sprintf("pn-%s-node%d", l.name, i), "nft", "list", "ruleset").CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list ruleset: %v: %s", err, out)
 	}

@@ -75,7 +75,23 @@ func (r result) String() string {
 // run executes podnet against this lab.
 func (l *lab) run(args ...string) result {
 	l.t.Helper()
+	return l.runStdin("", args...)
+}
+
+// mustStdin runs podnet with stdin and fails the test unless it exits 0.
+func (l *lab) mustStdin(stdin string, args ...string) string {
+	l.t.Helper()
+	r := l.runStdin(stdin, args...)
+	if r.code != 0 {
+		l.t.Fatalf("podnet %s: %s", strings.Join(args, " "), r)
+	}
+	return r.out
+}
+
+func (l *lab) runStdin(stdin string, args ...string) result {
+	l.t.Helper()
 	cmd := exec.Command(podnetBin, append([]string{"--lab", l.name, "--state-root", l.state}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

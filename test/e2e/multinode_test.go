@@ -143,6 +143,48 @@ func TestMultiNodeServices(t *testing.T) {
 	if !strings.Contains(string(body), "Server name: test-app-") {
 		t.Errorf("port-forward answered:\n%s", body)
 	}
+
+	// nodeSelector and nodeName are honoured.
+	pinned := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: pinned}
+spec:
+  nodeSelector: {kubernetes.io/hostname: %[1]s-worker2}
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: named}
+spec:
+  nodeName: %[1]s-worker
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+`, l.name)
+	l.mustStdin(pinned, "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod/pinned", "pod/named", "--timeout=60s")
+	for pod, node := range map[string]string{"pinned": l.name + "-worker2", "named": l.name + "-worker"} {
+		if got := strings.TrimSpace(l.must("get", "pod", pod, "-o", "jsonpath={.spec.nodeName}")); got != node {
+			t.Errorf("pod %s on %q, want %q", pod, got, node)
+		}
+	}
+
+	// A restarted daemon adopts every node: same rules in each node's
+	// table, same pods, and Services still answer.
+	before := []string{nodeRules(t, l, 0), nodeRules(t, l, 1), nodeRules(t, l, 2)}
+	killDaemon(t, l)
+	l.must("up")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	for i := range before {
+		eventually(t, fmt.Sprintf("node %d's rules after the restart", i), 10*time.Second, func() error {
+			if after := nodeRules(t, l, i); after != before[i] {
+				return fmt.Errorf("rules differ:\nbefore:\n%s\nafter:\n%s", before[i], after)
+			}
+			return nil
+		})
+	}
+	page := l.must("exec", "--external", "--", "curl", "-sS", "-m", "5", "http://172.18.0.4:"+np)
+	if !strings.Contains(page, "Server name: test-app-") {
+		t.Errorf("NodePort after the daemon restart:\n%s", page)
+	}
 }
 
 // Seed 002's practice problem: frontend LoadBalancer with an EXTERNAL-IP the
