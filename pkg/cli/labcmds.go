@@ -67,7 +67,11 @@ func newUp(e *env) *cobra.Command {
 			if err := lab.CheckNodes(e.stateDir(), nodes); err != nil {
 				return fmt.Errorf("lab %q: %v", e.labName, err)
 			}
-			fmt.Fprintf(e.out, "Creating lab %q ...\n", e.labName)
+			verb := "Creating"
+			if _, err := os.Stat(filepath.Join(e.stateDir(), "state")); err == nil {
+				verb = "Restarting" // the daemon adopts what the lab has
+			}
+			fmt.Fprintf(e.out, "%s lab %q ...\n", verb, e.labName)
 			if err := os.MkdirAll(e.stateDir(), 0o700); err != nil {
 				return err
 			}
