@@ -32,7 +32,10 @@ func TestLoadBalancerIngress(t *testing.T) {
 		full = append(full, lbService("x"+ip, corev1.ServiceTypeLoadBalancer, ip))
 	}
 	withIP := func(s *corev1.Service, ip string) *corev1.Service { s.Spec.LoadBalancerIP = ip; return s }
-	withClass := func(s *corev1.Service) *corev1.Service { s.Spec.LoadBalancerClass = ptr.To("example.com/other"); return s }
+	withClass := func(s *corev1.Service) *corev1.Service {
+		s.Spec.LoadBalancerClass = ptr.To("example.com/other")
+		return s
+	}
 	for _, tc := range []struct {
 		name    string
 		svc     *corev1.Service
