@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 
@@ -114,10 +113,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cni.InstallPlugins(filepath.Join(cfg.StateDir, "cni", "bin"), cfg.Self); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
 	var nodes []*nodeParts
 	for i := range sh.Nodes {
-		n, err := newNodeParts(cfg, topo, i, st, api, catalog, reg, log)
+		n, err := newNodeParts(cfg, topo, i, st, api, catalog, log)
 		if err != nil {
 			return fmt.Errorf("node %s: %w", NodeName(cfg.Name, i), err)
 		}
@@ -151,6 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, n := range nodes {
 		run(n.proxier.Run)
 		run(n.agent.Run)
+		run(n.serveProxyHTTP)
 	}
 	log.Info("lab running", "lab", cfg.Name, "nodes", sh.Nodes, "socket", SocketPath(cfg.StateDir))
 	<-ctx.Done()

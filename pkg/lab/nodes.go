@@ -1,15 +1,22 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/knftables"
 
@@ -86,9 +93,51 @@ func NodePodsDir(stateDir, node string) string { return filepath.Join(PodsDir(st
 type nodeParts struct {
 	agent   *nodeagent.Agent
 	proxier *proxy.Proxier
+	// proxyHTTP serves the proxy's metrics (:10249) and health (:10256) on
+	// the node IP, inside the node's namespace, as kube-proxy does on a node.
+	proxyHTTP []net.Listener
+	reg       *prometheus.Registry
 }
 
-func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiserver.Server, catalog *images.Catalog, reg *prometheus.Registry, log *slog.Logger) (*nodeParts, error) {
+const (
+	proxyMetricsPort = 10249
+	proxyHealthzPort = 10256
+)
+
+// listenIn opens a TCP listener in a network namespace: the socket belongs
+// to the namespace it was made in, whatever thread later serves it.
+func listenIn(netnsPath, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := ns.WithNetNSPath(netnsPath, func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln, err
+}
+
+// serveProxyHTTP answers /metrics and /healthz until ctx ends. Healthy
+// means the proxy has programmed the node at least once.
+func (n *nodeParts) serveProxyHTTP(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-n.proxier.Synced():
+			fmt.Fprintln(w, "ok")
+		default:
+			http.Error(w, "the service proxy has not programmed this node yet", http.StatusServiceUnavailable)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	for _, ln := range n.proxyHTTP {
+		go srv.Serve(ln)
+	}
+	<-ctx.Done()
+	srv.Close()
+}
+
+func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiserver.Server, catalog *images.Catalog, log *slog.Logger) (*nodeParts, error) {
 	name := NodeName(cfg.Name, i)
 	nodeNetns := netnsPath(topo.NodeNetns(i))
 	cniDir := filepath.Join(cfg.StateDir, "cni")
@@ -111,13 +160,25 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		return nil, err
 	}
 	nodeLog := log.With("node", name)
+	reg := prometheus.NewRegistry()
 	proxier := proxy.NewProxier(st, nft, proxy.Config{
 		NodeName:     name,
 		ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix(serviceCIDR)},
 		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(clusterCIDR)},
 		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(i))},
 		Logger:       nodeLog,
-	}, prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, reg))
+	}, reg)
+	var lns []net.Listener
+	for _, port := range []int{proxyMetricsPort, proxyHealthzPort} {
+		ln, err := listenIn(nodeNetns, net.JoinHostPort(NodeIP(i), strconv.Itoa(port)))
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("proxy metrics and health: %w", err)
+		}
+		lns = append(lns, ln)
+	}
 	podsDir := NodePodsDir(cfg.StateDir, name)
 	if err := os.MkdirAll(podsDir, 0o700); err != nil {
 		return nil, err
@@ -128,5 +189,5 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
 		Clock: clock.RealClock{}, Log: nodeLog,
 	})
-	return &nodeParts{agent: agent, proxier: proxier}, nil
+	return &nodeParts{agent: agent, proxier: proxier, proxyHTTP: lns, reg: reg}, nil
 }

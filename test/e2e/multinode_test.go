@@ -106,6 +106,20 @@ func TestMultiNodeServices(t *testing.T) {
 			t.Errorf("NodePort %s:%s from the external host:\n%s", ip, np, page)
 		}
 	}
+	// Each node's proxy reports health and metrics on the node IP, as
+	// kube-proxy does (:10256/healthz, :10249/metrics).
+	eventually(t, "proxy health on a worker", 10*time.Second, func() error {
+		r := l.run("exec", "--external", "--", "curl", "-sS", "-m", "2", "http://172.18.0.3:10256/healthz")
+		if r.code != 0 {
+			return fmt.Errorf("%s", r)
+		}
+		return nil
+	})
+	metrics := l.must("exec", "--external", "--", "curl", "-sS", "-m", "5", "http://172.18.0.4:10249/metrics")
+	if !strings.Contains(metrics, "kubeproxy_sync_proxy_rules_duration_seconds_count") {
+		t.Errorf("node metrics lack kubeproxy_sync_proxy_rules_duration_seconds:\n%.500s", metrics)
+	}
+
 	// The external host is outside the cluster: no route to Services or pods.
 	svcIP := strings.TrimSpace(l.must("get", "svc", "test-app", "-o", "jsonpath={.spec.clusterIP}"))
 	for _, addr := range []string{svcIP, clientIP} {
