@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/podnet/podnet/pkg/agnhost"
 	"github.com/podnet/podnet/pkg/cli"
 	"github.com/podnet/podnet/pkg/cni"
 	"github.com/podnet/podnet/pkg/wget"
@@ -17,9 +18,11 @@ func main() {
 	if cni.PluginMain(name) {
 		return
 	}
-	// The busybox image's wget (see package wget for why).
-	if name == "wget" {
+	switch name {
+	case "wget": // the busybox image's wget (see package wget for why)
 		os.Exit(wget.Main(os.Args[1:], os.Stdout, os.Stderr))
+	case "agnhost": // the e2e test image's program
+		os.Exit(agnhost.Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(cli.Main(os.Args[1:]))
 }

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/podnet/podnet/pkg/agnhost"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/lab"
 	"github.com/podnet/podnet/pkg/nodeagent"
@@ -441,4 +442,20 @@ func newWait(e *env) *cobra.Command {
 	cmd.Flags().BoolVarP(&e.allNS, "all-namespaces", "A", false, "with --all or -l: across all namespaces")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait")
 	return cmd
+}
+
+// newAgnhost runs the e2e test image's program on this machine (the
+// agnhost image runs the same code inside pods).
+func newAgnhost(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:                "agnhost SUBCOMMAND [FLAGS]",
+		Short:              "Test servers and probes: netexec, serve-hostname, connect, pause (as the agnhost image)",
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := agnhost.Main(args, e.out, e.errw); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
 }

@@ -28,6 +28,9 @@ type Image struct {
 	Nginx bool
 	// DNS is set for CoreDNS images: the container runs podnet's DNS server.
 	DNS bool
+	// Aliases maps absolute paths the real image has (its entrypoint) to
+	// the host programs standing in for them.
+	Aliases map[string]string
 }
 
 // Catalog resolves image references. Its directories hold the per-image
@@ -41,7 +44,7 @@ type Catalog struct {
 var systemPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
 // Runnable lists the images podnet can run, for error messages and docs.
-var Runnable = []string{"nginx", "busybox", "curlimages/curl", "tutum/dnsutils", "registry.k8s.io/coredns/coredns"}
+var Runnable = []string{"nginx", "busybox", "curlimages/curl", "tutum/dnsutils", "registry.k8s.io/e2e-test-images/agnhost", "registry.k8s.io/coredns/coredns"}
 
 // NewCatalog prepares the command directories under dir: busybox's applets
 // as links to the host's busybox, and curl.
@@ -61,6 +64,10 @@ func NewCatalog(dir, self string) (*Catalog, error) {
 	// Debian's busybox wget crashes on -T; podnet's own busybox-compatible
 	// wget stands in for it (package wget).
 	if err := linkAll(filepath.Join(dir, "busybox"), self, []string{"wget"}); err != nil {
+		return nil, err
+	}
+	// agnhost is podnet itself under that name (package agnhost).
+	if err := linkAll(filepath.Join(dir, "agnhost"), self, []string{"agnhost"}); err != nil {
 		return nil, err
 	}
 	if curl, err := exec.LookPath("curl"); err == nil {
@@ -116,6 +123,12 @@ func (c *Catalog) Resolve(ref string) (*Image, error) {
 		return &Image{Name: "curlimages/curl", Path: []string{filepath.Join(c.dir, "curl"), bb}, Cmd: []string{"curl"}}, nil
 	case repo == "tutum/dnsutils" || repo == "registry.k8s.io/e2e-test-images/jessie-dnsutils":
 		return &Image{Name: "tutum/dnsutils", Path: systemPath, Cmd: []string{"sh"}}, nil
+	case repo == "registry.k8s.io/e2e-test-images/agnhost" || repo == "k8s.gcr.io/e2e-test-images/agnhost" || repo == "gcr.io/kubernetes-e2e-test-images/agnhost":
+		// The real image's entrypoint is /agnhost, with sh, curl and nc
+		// beside it.
+		agn := filepath.Join(c.dir, "agnhost")
+		return &Image{Name: "agnhost", Path: []string{agn, filepath.Join(c.dir, "curl"), bb}, Entrypoint: []string{"/agnhost"},
+			Aliases: map[string]string{"/agnhost": filepath.Join(agn, "agnhost")}}, nil
 	case repo == "registry.k8s.io/coredns/coredns" || repo == "coredns/coredns" || repo == "k8s.gcr.io/coredns/coredns":
 		return &Image{Name: "coredns", Path: systemPath, Entrypoint: []string{c.self, "dns", "serve"}, DNS: true}, nil
 	}
@@ -141,6 +154,9 @@ func (img *Image) Command(command, args []string) []string {
 // LookPath finds the program argv[0] names in the image's PATH, as the
 // container's exec would.
 func (img *Image) LookPath(name string) (string, error) {
+	if p, ok := img.Aliases[name]; ok {
+		return p, nil
+	}
 	if strings.Contains(name, "/") {
 		return name, nil
 	}

@@ -243,3 +243,67 @@ func TestThreeTierServices(t *testing.T) {
 		t.Errorf("database-0.database:5432:\n%s", page)
 	}
 }
+
+// The agnhost test image: netexec behind a Service, over TCP and UDP,
+// across nodes; /clientip shows that pod-to-ClusterIP traffic keeps the
+// client's own address.
+func TestAgnhostAcrossNodes(t *testing.T) {
+	l := newLab(t)
+	l.must("up", "--nodes", "3")
+	l.mustStdin(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: netexec}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: netexec}}
+  template:
+    metadata: {labels: {app: netexec}}
+    spec:
+      containers:
+      - name: agnhost
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [netexec, --http-port=8080, --udp-port=8081]
+        ports: [{name: http, containerPort: 8080}, {name: udp, containerPort: 8081, protocol: UDP}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: netexec}
+spec:
+  selector: {app: netexec}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: udp, port: 90, targetPort: udp, protocol: UDP}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - {name: agnhost, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [pause]}
+`, "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+
+	clientIP := strings.TrimSpace(l.must("get", "pod", "client", "-o", "jsonpath={.status.podIP}"))
+	seen := l.must("exec", "client", "--", "curl", "-sS", "-m", "5", "http://netexec/clientip")
+	if host, _, _ := strings.Cut(seen, ":"); host != clientIP {
+		t.Errorf("netexec saw the client as %q, want its pod IP %s", seen, clientIP)
+	}
+	hosts := map[string]bool{}
+	for range 20 {
+		hosts[strings.TrimSpace(l.must("exec", "client", "--", "curl", "-sS", "-m", "5", "http://netexec/hostname"))] = true
+	}
+	if len(hosts) < 2 {
+		t.Errorf("20 requests reached only %v", hosts)
+	}
+	// UDP through the Service, dialled by agnhost's own /dial from a
+	// netexec pod.
+	out := l.must("exec", "client", "--", "curl", "-sS", "-m", "10",
+		"http://netexec/dial?protocol=udp&host=netexec&port=90&request=hostname&tries=3")
+	if !strings.Contains(out, `"responses":["netexec-`) {
+		t.Errorf("UDP through the Service: %s", out)
+	}
+	if r := l.run("exec", "client", "--", "/agnhost", "connect", "--timeout=2s", "netexec:81"); r.code == 0 || !strings.Contains(r.err, "REFUSED") {
+		t.Errorf("connect to an undefined Service port should be refused at once: %s", r)
+	}
+}
