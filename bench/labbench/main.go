@@ -38,6 +38,7 @@ import (
 
 type bench struct {
 	podnet, lab, stateRoot string
+	nodes                  int
 	client                 *labapi.Client
 }
 
@@ -46,6 +47,7 @@ func main() {
 	labName := flag.String("lab", "bench", "name of the lab the benchmark creates")
 	runs := flag.Int("runs", 5, "repetitions (up: whole labs; svc: Services)")
 	example := flag.String("example", "examples/frontend-backend", "manifests for the up benchmark")
+	nodes := flag.Int("nodes", 1, "nodes of the lab")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: labbench [flags] up|scale|svc")
@@ -59,7 +61,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	b := &bench{podnet: bin, lab: *labName}
+	b := &bench{podnet: bin, lab: *labName, nodes: *nodes}
 	switch flag.Arg(0) {
 	case "up":
 		err = b.up(*example, *runs)
@@ -88,7 +90,7 @@ func (b *bench) start() error {
 	}
 	b.stateRoot = dir
 	b.client = labapi.NewClient(filepath.Join(dir, b.lab, "api.sock"))
-	return b.cli("up")
+	return b.cli("up", "--nodes", strconv.Itoa(b.nodes))
 }
 
 // stop takes the lab down and removes its state root.
@@ -133,8 +135,8 @@ func (b *bench) up(example string, runs int) error {
 		}
 		took = append(took, d)
 	}
-	fmt.Printf("up+apply %s until Ready and answering: median %s, min %s, max %s (%d runs)\n",
-		example, median(took), slices.Min(took).Round(time.Millisecond), slices.Max(took).Round(time.Millisecond), runs)
+	fmt.Printf("up (%d node(s)) + apply %s until Ready and answering: median %s, min %s, max %s (%d runs)\n",
+		b.nodes, example, median(took), slices.Min(took).Round(time.Millisecond), slices.Max(took).Round(time.Millisecond), runs)
 	return nil
 }
 
