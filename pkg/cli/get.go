@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -378,6 +379,16 @@ func (e *env) related(ctx context.Context, c *labapi.Client, k source.Kind, o so
 			s := so.(*discoveryv1.EndpointSlice)
 			if s.Namespace == o.GetNamespace() && s.Labels[discoveryv1.LabelServiceName] == o.GetName() {
 				rel.EndpointSlices = append(rel.EndpointSlices, s)
+			}
+		}
+	case source.Deployment:
+		rss, err := c.List(ctx, source.ReplicaSet)
+		if err != nil {
+			return rel, err
+		}
+		for _, ro := range rss {
+			if rs := ro.(*appsv1.ReplicaSet); rs.Namespace == o.GetNamespace() {
+				rel.ReplicaSets = append(rel.ReplicaSets, rs)
 			}
 		}
 	case source.Node:
