@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/podnet/podnet/pkg/lab"
 	"github.com/podnet/podnet/pkg/labapi"
@@ -50,6 +51,7 @@ func procAlive(pid int) bool {
 
 func newUp(e *env) *cobra.Command {
 	var timeout time.Duration
+	var clusterDomain string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring up a lab: a node, the pod network, the service proxy and cluster DNS",
@@ -57,6 +59,9 @@ func newUp(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
 				return errors.New("podnet up needs root: it creates network namespaces, links and nftables rules")
+			}
+			if errs := validation.IsDNS1123Subdomain(clusterDomain); len(errs) > 0 {
+				return fmt.Errorf("invalid value %q for --cluster-domain: %s", clusterDomain, strings.Join(errs, "; "))
 			}
 			start := time.Now()
 			c := labapi.NewClient(lab.SocketPath(e.stateDir()))
@@ -75,7 +80,7 @@ func newUp(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot)
+			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot, "--cluster-domain", clusterDomain)
 			d.Stdout, d.Stderr = logf, logf
 			d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			if err := d.Start(); err != nil {
@@ -100,6 +105,7 @@ func newUp(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "wait", 60*time.Second, "how long to wait for the lab to be ready")
+	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "the cluster domain (written into the coredns Corefile; pods' resolv.conf follows the Corefile)")
 	return cmd
 }
 
@@ -193,7 +199,8 @@ func newStatus(e *env) *cobra.Command {
 }
 
 func newDaemon(e *env) *cobra.Command {
-	return &cobra.Command{
+	var clusterDomain string
+	cmd := &cobra.Command{
 		Use:    "daemon",
 		Short:  "Run the lab daemon in the foreground (podnet up starts it)",
 		Hidden: true,
@@ -206,9 +213,11 @@ func newDaemon(e *env) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Log: log})
+			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Log: log, ClusterDomain: clusterDomain})
 		},
 	}
+	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "the cluster domain")
+	return cmd
 }
 
 func newSandboxInit() *cobra.Command {

@@ -496,3 +496,14 @@ func (p *parser) rewrite(d directive) error {
 	p.cfg.Server.Rewrites = append(p.cfg.Server.Rewrites, r)
 	return nil
 }
+
+// ClusterZone returns the cluster domain a Corefile's kubernetes directive
+// serves, for consumers (the node agent writing resolv.conf) that need only
+// that. Files the Corefile names are not read.
+func ClusterZone(text string) (string, error) {
+	c, err := Parse(text, Options{ReadFile: func(string) ([]byte, error) { return nil, nil }})
+	if err != nil {
+		return "", err
+	}
+	return c.Server.Zone, nil
+}
