@@ -120,11 +120,14 @@ func (c *cache) get(k cacheKey, req *mdns.Msg, now time.Time) (*mdns.Msg, bool) 
 	m.Id = req.Id
 	m.Question = req.Question
 	m.RecursionDesired = req.RecursionDesired
+	// Every record is served with no more than the entry's time left, as
+	// CoreDNS does, so a cache never stretches a TTL it capped.
 	age := uint32(now.Sub(e.stored) / time.Second)
+	left := uint32(e.expires.Sub(now) / time.Second)
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
 			if h := rr.Header(); h.Rrtype != mdns.TypeOPT {
-				h.Ttl -= min(h.Ttl, age)
+				h.Ttl = min(h.Ttl-min(h.Ttl, age), left)
 			}
 		}
 	}
