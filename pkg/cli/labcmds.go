@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/podnet/podnet/pkg/lab"
 	"github.com/podnet/podnet/pkg/labapi"
@@ -51,6 +52,7 @@ func procAlive(pid int) bool {
 func newUp(e *env) *cobra.Command {
 	var timeout time.Duration
 	var nodes int
+	var clusterDomain string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring up a lab: a node, the pod network, the service proxy and cluster DNS",
@@ -58,6 +60,9 @@ func newUp(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
 				return errors.New("podnet up needs root: it creates network namespaces, links and nftables rules")
+			}
+			if errs := validation.IsDNS1123Subdomain(clusterDomain); len(errs) > 0 {
+				return fmt.Errorf("invalid value %q for --cluster-domain: %s", clusterDomain, strings.Join(errs, "; "))
 			}
 			start := time.Now()
 			c := labapi.NewClient(lab.SocketPath(e.stateDir()))
@@ -83,7 +88,7 @@ func newUp(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot, "--nodes", strconv.Itoa(nodes))
+			d := exec.Command(self, "daemon", "--lab", e.labName, "--state-root", e.stateRoot, "--nodes", strconv.Itoa(nodes), "--cluster-domain", clusterDomain)
 			d.Stdout, d.Stderr = logf, logf
 			d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			if err := d.Start(); err != nil {
@@ -116,6 +121,7 @@ func newUp(e *env) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "wait", 60*time.Second, "how long to wait for the lab to be ready")
 	cmd.Flags().IntVar(&nodes, "nodes", 0, "number of nodes of a new lab (default 1); an existing lab keeps its own")
+	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "the cluster domain (written into the coredns Corefile; pods' resolv.conf follows the Corefile)")
 	return cmd
 }
 
@@ -210,6 +216,7 @@ func newStatus(e *env) *cobra.Command {
 
 func newDaemon(e *env) *cobra.Command {
 	var nodes int
+	var clusterDomain string
 	cmd := &cobra.Command{
 		Use:    "daemon",
 		Short:  "Run the lab daemon in the foreground (podnet up starts it)",
@@ -223,10 +230,11 @@ func newDaemon(e *env) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Nodes: nodes, Log: log})
+			return lab.Run(ctx, lab.Config{Name: e.labName, StateDir: e.stateDir(), Self: self, Nodes: nodes, Log: log, ClusterDomain: clusterDomain})
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 0, "number of nodes of a new lab")
+	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "the cluster domain")
 	return cmd
 }
 

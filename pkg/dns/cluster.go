@@ -81,6 +81,11 @@ func (a answerer) svc(rel []string) Result {
 	if svc == nil {
 		return a.nxdomain()
 	}
+	if a.z.cfg.IgnoreEmptyService && svc.external == "" && len(svc.endpoints) == 0 {
+		// "ignore empty_service": the Service and every name below it are
+		// NXDOMAIN, so a client walks on down its search list.
+		return a.nxdomain()
+	}
 	switch n {
 	case 2:
 		return a.service(svc)

@@ -16,6 +16,7 @@ func Compile(in Inputs) *Zone {
 	cfg := in.Config.withDefaults()
 	z := &Zone{
 		cfg:         cfg,
+		ttl:         *cfg.TTL,
 		serial:      in.Serial,
 		namespaces:  make(map[string]struct{}, len(in.Namespaces)),
 		services:    make(map[serviceKey]*service, len(in.Services)),
@@ -42,13 +43,16 @@ func Compile(in Inputs) *Zone {
 	slices.SortFunc(ess, func(a, b *discoveryv1.EndpointSlice) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
+	if cfg.NoEndpoints {
+		ess = nil
+	}
 	for _, es := range ess {
 		key := serviceKey{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}
 		svc := z.services[key]
 		if svc == nil || svc.external != "" {
 			continue
 		}
-		svc.endpoints = appendEndpoints(svc.endpoints, es, publishNotReady[key])
+		svc.endpoints = appendEndpoints(svc.endpoints, es, publishNotReady[key], cfg.EndpointPodNames)
 	}
 
 	// PTRs: every cluster IP first, so a Service's IP is never answered with an
@@ -115,7 +119,7 @@ func compileService(s *corev1.Service, zone string) *service {
 // means unknown and counts as ready (EndpointSlice API doc); with
 // publishNotReadyAddresses every address is published, as the EndpointSlice
 // controller itself would mark them ready.
-func appendEndpoints(eps []endpoint, es *discoveryv1.EndpointSlice, publishNotReady bool) []endpoint {
+func appendEndpoints(eps []endpoint, es *discoveryv1.EndpointSlice, publishNotReady, podNames bool) []endpoint {
 	if es.AddressType != discoveryv1.AddressTypeIPv4 && es.AddressType != discoveryv1.AddressTypeIPv6 {
 		return eps
 	}
@@ -144,14 +148,23 @@ func appendEndpoints(eps []endpoint, es *discoveryv1.EndpointSlice, publishNotRe
 				continue
 			}
 			addr = addr.Unmap()
-			label := dashedIP(addr)
-			if e.Hostname != nil && *e.Hostname != "" {
-				label = strings.ToLower(*e.Hostname)
-			}
-			eps = append(eps, endpoint{label: label, addr: addr, ports: ports})
+			eps = append(eps, endpoint{label: endpointLabel(e, addr, podNames), addr: addr, ports: ports})
 		}
 	}
 	return eps
+}
+
+// endpointLabel is the hostname; else, with endpoint_pod_names, the name of
+// the pod behind it if that fits in a label (CoreDNS checks the same 63
+// characters); else the dashed IP.
+func endpointLabel(e discoveryv1.Endpoint, addr netip.Addr, podNames bool) string {
+	switch {
+	case e.Hostname != nil && *e.Hostname != "":
+		return strings.ToLower(*e.Hostname)
+	case podNames && e.TargetRef != nil && e.TargetRef.Name != "" && len(e.TargetRef.Name) <= 63:
+		return strings.ToLower(e.TargetRef.Name)
+	}
+	return dashedIP(addr)
 }
 
 // sortEndpoints orders endpoints by address and drops repeats of one address

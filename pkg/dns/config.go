@@ -30,14 +30,29 @@ const SchemaVersion = "1.1.0"
 type Config struct {
 	// Zone is the cluster domain; "cluster.local" when empty.
 	Zone string
-	// TTL of every answer, and the SOA MINIMUM; 30 when zero (kubeadm's
-	// Corefile sets "ttl 30"; the CoreDNS default of 5 is not used).
-	TTL uint32
+	// TTL of every answer, and the SOA MINIMUM; 30 when nil (kubeadm's
+	// Corefile sets "ttl 30"; the CoreDNS default of 5 is not used). A
+	// pointer, because "ttl 0" (do not cache) is a valid setting.
+	TTL *uint32
 	// Pods is the pod-record mode; PodsInsecure when empty.
 	Pods PodsMode
 	// ReverseZones are answered for PTR; in-addr.arpa. and ip6.arpa. when nil,
 	// as in kubeadm's Corefile.
 	ReverseZones []string
+	// Fallthrough lists the zones whose NXDOMAIN answers are passed on (to
+	// hosts, then upstreams), as the kubernetes plugin's "fallthrough". nil
+	// means the reverse zones, as kubeadm's Corefile sets; an empty slice
+	// means none.
+	Fallthrough []string
+	// EndpointPodNames names endpoints without a hostname after their pod
+	// (targetRef) instead of their dashed IP ("endpoint_pod_names").
+	EndpointPodNames bool
+	// NoEndpoints ignores EndpointSlices: headless Services and endpoint
+	// names are NXDOMAIN, PTRs cover cluster IPs only ("noendpoints").
+	NoEndpoints bool
+	// IgnoreEmptyService answers NXDOMAIN for a ClusterIP Service without
+	// ready endpoints ("ignore empty_service").
+	IgnoreEmptyService bool
 	// DNSService is the "namespace/name" of the Service fronting this server,
 	// named in the apex NS answer; "kube-system/kube-dns" when empty.
 	DNSService string
@@ -50,8 +65,9 @@ func (c Config) withDefaults() Config {
 		c.Zone = "cluster.local"
 	}
 	c.Zone = canonical(c.Zone)
-	if c.TTL == 0 {
-		c.TTL = 30
+	if c.TTL == nil {
+		ttl := uint32(30)
+		c.TTL = &ttl
 	}
 	if c.Pods == "" {
 		c.Pods = PodsInsecure
@@ -64,6 +80,14 @@ func (c Config) withDefaults() Config {
 		rz[i] = canonical(z)
 	}
 	c.ReverseZones = rz
+	if c.Fallthrough == nil {
+		c.Fallthrough = rz
+	}
+	ft := make([]string, len(c.Fallthrough))
+	for i, z := range c.Fallthrough {
+		ft[i] = canonical(z)
+	}
+	c.Fallthrough = ft
 	if c.DNSService == "" {
 		c.DNSService = "kube-system/kube-dns"
 	}

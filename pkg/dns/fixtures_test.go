@@ -52,6 +52,11 @@ func endpoint4(addr, hostname string, ready *bool) discoveryv1.Endpoint {
 	return e
 }
 
+func withPod(e discoveryv1.Endpoint, pod string) discoveryv1.Endpoint {
+	e.TargetRef = &corev1.ObjectReference{Kind: "Pod", Name: pod}
+	return e
+}
+
 func slicePort(name string, port int32) discoveryv1.EndpointPort {
 	return discoveryv1.EndpointPort{Name: ptr.To(name), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}
 }
@@ -78,7 +83,7 @@ func clusterObjects() []source.Object {
 			corev1.ServicePort{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP}),
 		clusterIPService("default", "backend", []string{"10.96.0.20"}, tcpPort("http", 80)),
 		endpointSlice("default", "backend-abc", "backend", discoveryv1.AddressTypeIPv4, http,
-			endpoint4("10.244.1.20", "", nil)),
+			withPod(endpoint4("10.244.1.20", "", nil), "backend-7d4f9-x2kq")),
 		clusterIPService("default", "plain", []string{"10.96.0.21"}, tcpPort("", 8000)),
 		clusterIPService("default", "interginx", []string{"10.96.0.30"}, tcpPort("http", 80)),
 		clusterIPService("default", "dual", []string{"10.96.0.40", "fd00:96::40"}, tcpPort("http", 80)),

@@ -17,10 +17,13 @@ type forwarder struct {
 	udp, tcp  *mdns.Client
 }
 
-func newForwarder(upstreams []string, timeout time.Duration) (*forwarder, error) {
+func newForwarder(upstreams []string, timeout time.Duration, forceTCP bool) (*forwarder, error) {
 	f := &forwarder{
 		udp: &mdns.Client{Net: "udp", Timeout: timeout, UDPSize: mdns.MaxMsgSize},
 		tcp: &mdns.Client{Net: "tcp", Timeout: timeout},
+	}
+	if forceTCP {
+		f.udp = f.tcp
 	}
 	for _, u := range upstreams {
 		if _, _, err := net.SplitHostPort(u); err != nil {
@@ -56,12 +59,15 @@ func (f *forwarder) exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error
 
 // forward relays req upstream and returns the upstream's answer under req's
 // ID; SERVFAIL when no upstream answers.
-func (s *Server) forward(ctx context.Context, req *mdns.Msg) *mdns.Msg {
+func (s *Server) forward(ctx context.Context, p *plan, req *mdns.Msg) *mdns.Msg {
 	q := req.Copy()
 	q.Id = mdns.Id()
-	resp, err := s.fwd.exchange(ctx, q)
+	resp, err := p.fwd.exchange(ctx, q)
 	if err != nil {
-		return s.errorReply(req, mdns.RcodeServerFailure)
+		if w := p.cfg.ErrorLog; w != nil {
+			fmt.Fprintf(w, "[ERROR] plugin/errors: 2 %s %s: %v\n", req.Question[0].Name, mdns.TypeToString[req.Question[0].Qtype], err)
+		}
+		return errorReply(p, req, mdns.RcodeServerFailure)
 	}
 	resp.Id = req.Id
 	return resp
@@ -71,11 +77,11 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg) *mdns.Msg {
 // the target's records after the CNAME. If the upstream fails the CNAME is
 // kept alone, so the client may still chase it itself (CoreDNS drops the
 // CNAME too, answering an empty NOERROR).
-func (s *Server) chase(ctx context.Context, reply *mdns.Msg, target string, qtype uint16) {
+func (s *Server) chase(ctx context.Context, p *plan, reply *mdns.Msg, target string, qtype uint16) {
 	q := new(mdns.Msg)
 	q.SetQuestion(target, qtype)
 	q.SetEdns0(mdns.DefaultMsgSize, false)
-	resp, err := s.fwd.exchange(ctx, q)
+	resp, err := p.fwd.exchange(ctx, q)
 	if err != nil || resp.Rcode != mdns.RcodeSuccess {
 		return
 	}

@@ -31,5 +31,5 @@ func (s *Server) Handler() http.Handler {
 
 // Ready reports whether the source has synced and a zone is being served.
 func (s *Server) Ready() bool {
-	return s.src.HasSynced() && s.zone.Load() != nil
+	return s.src.HasSynced() && s.state.Load().zone != nil
 }

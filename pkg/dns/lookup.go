@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -19,9 +20,9 @@ type Result struct {
 	// Target is set when the answer ends in a CNAME to a name outside the
 	// cluster zone: the server may resolve it upstream and append the result.
 	Target string
-	// Fallthrough is set for a reverse name the cluster does not own, which a
-	// server with upstreams forwards (kubeadm's "fallthrough in-addr.arpa
-	// ip6.arpa").
+	// Fallthrough is set on an NXDOMAIN in a zone listed in
+	// Config.Fallthrough: the server passes the query on to hosts and
+	// upstreams (kubeadm's "fallthrough in-addr.arpa ip6.arpa").
 	Fallthrough bool
 }
 
@@ -31,7 +32,11 @@ const maxChase = 8
 
 // Lookup answers qname (any case, with or without the final dot) for qtype.
 func (z *Zone) Lookup(qname string, qtype uint16) Result {
-	return z.lookup(mdns.Fqdn(qname), qtype, maxChase)
+	r := z.lookup(mdns.Fqdn(qname), qtype, maxChase)
+	if r.Rcode == mdns.RcodeNameError && len(r.Answer) == 0 && slices.Contains(z.cfg.Fallthrough, r.Zone) {
+		r.Fallthrough = true
+	}
+	return r
 }
 
 func (z *Zone) lookup(qname string, qtype uint16, chase int) Result {
@@ -78,7 +83,7 @@ func (a answerer) hdr(rrtype uint16) mdns.RR_Header {
 }
 
 func (a answerer) hdrFor(name string, rrtype uint16) mdns.RR_Header {
-	return mdns.RR_Header{Name: name, Rrtype: rrtype, Class: mdns.ClassINET, Ttl: a.z.cfg.TTL}
+	return mdns.RR_Header{Name: name, Rrtype: rrtype, Class: mdns.ClassINET, Ttl: a.z.ttl}
 }
 
 // soa is the zone's SOA as CoreDNS writes it; its owner keeps the query's
@@ -89,7 +94,7 @@ func (a answerer) soa() *mdns.SOA {
 		owner = a.qname[len(a.qname)-len(a.zone):]
 	}
 	h := a.hdrFor(owner, mdns.TypeSOA)
-	h.Ttl = min(a.z.cfg.TTL, 300)
+	h.Ttl = min(a.z.ttl, 300)
 	return &mdns.SOA{
 		Hdr:     h,
 		Ns:      "ns.dns." + a.zone,
@@ -98,7 +103,7 @@ func (a answerer) soa() *mdns.SOA {
 		Refresh: 7200,
 		Retry:   1800,
 		Expire:  86400,
-		Minttl:  a.z.cfg.TTL,
+		Minttl:  a.z.ttl,
 	}
 }
 

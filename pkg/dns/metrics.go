@@ -19,6 +19,12 @@ type metrics struct {
 	panics       prometheus.Counter
 	zoneBuilds   prometheus.Counter
 	zoneBuildDur prometheus.Histogram
+	cacheHits    *prometheus.CounterVec
+	cacheMisses  *prometheus.CounterVec
+	cacheSize    *prometheus.GaugeVec
+	// programming is CoreDNS's DNS programming latency: from the change the
+	// store saw to the zone that answers it.
+	programming *prometheus.HistogramVec
 }
 
 // sizeBuckets are CoreDNS's, in bytes.
@@ -59,9 +65,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time to list cluster state and compile one zone snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "coredns", Subsystem: "cache", Name: "hits_total",
+			Help: "The count of cache hits.",
+		}, []string{"server", "type", "zones", "view"}),
+		cacheMisses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "coredns", Subsystem: "cache", Name: "misses_total",
+			Help: "The count of cache misses.",
+		}, []string{"server", "zones", "view"}),
+		cacheSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "coredns", Subsystem: "cache", Name: "entries",
+			Help: "The number of elements in the cache.",
+		}, []string{"server", "type", "zones", "view"}),
+		programming: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "coredns", Subsystem: "kubernetes", Name: "dns_programming_duration_seconds",
+			Help:    "Histogram of the time (in seconds) it took to program a dns instance.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
+		}, []string{"service_kind"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.responses, m.duration, m.requestSize,
-		m.responseSize, m.panics, m.zoneBuilds, m.zoneBuildDur} {
+		m.responseSize, m.panics, m.zoneBuilds, m.zoneBuildDur, m.cacheHits, m.cacheMisses, m.cacheSize, m.programming} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -86,4 +109,22 @@ func rcodeLabel(rc int) string {
 		return s
 	}
 	return strconv.Itoa(rc)
+}
+
+// The cache's zones label is "." : podnet has one cache per server.
+func (m *metrics) cacheHit(server string, reply *mdns.Msg) {
+	kind := "success"
+	if len(reply.Answer) == 0 {
+		kind = "denial"
+	}
+	m.cacheHits.WithLabelValues(server, kind, ".", "").Inc()
+}
+
+func (m *metrics) cacheMiss(server string) {
+	m.cacheMisses.WithLabelValues(server, ".", "").Inc()
+}
+
+func (m *metrics) cacheEntries(server string, success, denial int) {
+	m.cacheSize.WithLabelValues(server, "success", ".", "").Set(float64(success))
+	m.cacheSize.WithLabelValues(server, "denial", ".", "").Set(float64(denial))
 }

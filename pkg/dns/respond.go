@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ type outcome struct {
 // response must be sent (packets too short to hold a header, and responses).
 // It never panics: a panic while answering becomes SERVFAIL.
 func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote net.Addr) (out []byte) {
-	start := s.cfg.Clock.Now()
+	start := s.clock.Now()
 	if len(raw) < headerLen || raw[2]&0x80 != 0 {
 		return nil
 	}
@@ -39,7 +40,8 @@ func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote n
 		s.count(outcome{zone: "."}, proto, remote, mdns.RcodeFormatError, start)
 		return headerOnly(raw, mdns.RcodeFormatError)
 	}
-	reply, o := s.answer(ctx, req)
+	st := s.state.Load()
+	reply, o := s.answer(ctx, req, st)
 	size := mdns.MaxMsgSize
 	if proto == "udp" {
 		size = mdns.MinMsgSize
@@ -52,76 +54,166 @@ func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote n
 	}
 	b, err := reply.Pack()
 	if err != nil {
-		reply = s.errorReply(req, mdns.RcodeServerFailure)
+		reply = errorReply(st.plan, req, mdns.RcodeServerFailure)
 		b, _ = reply.Pack()
 	}
 	s.count(o, proto, remote, reply.Rcode, start)
 	s.metrics.requestSize.WithLabelValues(*s.name.Load(), o.zone, "", proto).Observe(float64(len(raw)))
 	s.metrics.responseSize.WithLabelValues(*s.name.Load(), o.zone, "", proto).Observe(float64(len(b)))
+	if w := st.plan.cfg.QueryLog; w != nil {
+		logQuery(w, req, reply, proto, remote, len(raw), len(b), s.clock.Since(start))
+	}
 	return b
 }
 
-// answer decides the reply to a well-formed message.
-func (s *Server) answer(ctx context.Context, req *mdns.Msg) (*mdns.Msg, outcome) {
+// answer decides the reply to a well-formed message. The stages run in
+// CoreDNS's plugin order: cache, rewrite, hosts, kubernetes, forward.
+func (s *Server) answer(ctx context.Context, req *mdns.Msg, st *state) (*mdns.Msg, outcome) {
+	p := st.plan
 	o := outcome{zone: "."}
 	if req.Opcode != mdns.OpcodeQuery {
-		return s.errorReply(req, mdns.RcodeNotImplemented), o
+		return errorReply(p, req, mdns.RcodeNotImplemented), o
 	}
 	if len(req.Question) != 1 {
-		return s.errorReply(req, mdns.RcodeFormatError), o
+		return errorReply(p, req, mdns.RcodeFormatError), o
 	}
 	q := req.Question[0]
 	o.qtype = q.Qtype
 	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
-		return s.errorReply(req, mdns.RcodeBadVers), o
+		return errorReply(p, req, mdns.RcodeBadVers), o
 	}
-	z := s.zone.Load()
-	ours := s.ownZone(q.Name)
-	if ours != "" {
-		o.zone = ours
+	if q.Qclass != mdns.ClassINET {
+		return errorReply(p, req, mdns.RcodeRefused), o
 	}
-	switch {
-	case q.Qclass != mdns.ClassINET:
-		return s.errorReply(req, mdns.RcodeRefused), o
-	case ours != "" && (q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR):
-		// No zone transfers, as CoreDNS without the transfer plugin.
-		return s.errorReply(req, mdns.RcodeRefused), o
-	case ours != "" && z == nil:
-		// Not synced yet: an answer now could be a false NXDOMAIN that
-		// resolvers would cache, so fail instead (CoreDNS does the same).
-		return s.errorReply(req, mdns.RcodeServerFailure), o
-	case ours == "":
-		if s.fwd == nil {
-			return s.errorReply(req, mdns.RcodeRefused), o
+	c := p.cache
+	var key cacheKey
+	if c != nil {
+		key = keyOf(q, req)
+		if !c.applies(key.name) {
+			c = nil
 		}
-		o.plugin = "forward"
-		return s.forward(ctx, req), o
 	}
-
-	res := z.Lookup(q.Name, q.Qtype)
-	if res.Fallthrough && s.fwd != nil {
-		o.plugin = "forward"
-		return s.forward(ctx, req), o
+	if c != nil {
+		if m, ok := c.get(key, req, s.clock.Now()); ok {
+			s.metrics.cacheHit(*s.name.Load(), m)
+			o.zone, o.plugin = ownZone(p, key.name), "cache"
+			if o.zone == "" {
+				o.zone = "."
+			}
+			return m, o
+		}
+		s.metrics.cacheMiss(*s.name.Load())
 	}
-	o.plugin = "kubernetes"
-	reply := s.baseReply(req)
-	reply.Authoritative = true
-	reply.Rcode = res.Rcode
-	reply.Answer, reply.Ns = res.Answer, res.Ns
-	reply.Extra = append(res.Extra, reply.Extra...)
-	if res.Target != "" && s.fwd != nil {
-		s.chase(ctx, reply, res.Target, q.Qtype)
+	reply, o := s.resolve(ctx, req, st)
+	if c != nil {
+		c.put(key, reply, s.clock.Now())
+		succ, den := c.sizes()
+		s.metrics.cacheEntries(*s.name.Load(), succ, den)
+	}
+	if p.cfg.LoadBalance {
+		rotate(reply.Answer, p.lb.Add(1))
 	}
 	return reply, o
 }
 
-// ownZone returns the cluster or reverse zone qname falls in, or "".
-func (s *Server) ownZone(qname string) string {
-	lower := strings.ToLower(mdns.Fqdn(qname))
-	if _, ok := under(lower, s.cfg.Zone); ok {
-		return s.cfg.Zone
+// resolve answers the question past the cache: rewritten, then from hosts,
+// the zone, or upstream.
+func (s *Server) resolve(ctx context.Context, req *mdns.Msg, st *state) (*mdns.Msg, outcome) {
+	p, z := st.plan, st.zone
+	q := req.Question[0]
+	o := outcome{zone: ".", qtype: q.Qtype}
+	name, restore := q.Name, func(*mdns.Msg) {}
+	if len(p.rewrites) > 0 {
+		if n, back := rewriteName(p.rewrites, q.Name); back != nil {
+			name, restore = n, back
+			req = req.Copy()
+			req.Question[0].Name = n
+		}
 	}
-	for _, rz := range s.cfg.ReverseZones {
+	reply, o := s.resolveName(ctx, req, p, z, name, o)
+	restore(reply)
+	return reply, o
+}
+
+func (s *Server) resolveName(ctx context.Context, req *mdns.Msg, p *plan, z *Zone, name string, o outcome) (*mdns.Msg, outcome) {
+	q := req.Question[0]
+	lower := strings.ToLower(mdns.Fqdn(name))
+	ours := ownZone(p, lower)
+	if ours != "" {
+		o.zone = ours
+	}
+	if ours != "" && (q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR) {
+		// No zone transfers, as CoreDNS without the transfer plugin.
+		return errorReply(p, req, mdns.RcodeRefused), o
+	}
+	if p.hosts != nil {
+		if res, ok := p.hosts.lookup(name, q.Qtype); ok {
+			o.plugin = "hosts"
+			if o.zone == "." {
+				o.zone = res.Zone
+			}
+			return fromResult(p, req, res), o
+		}
+	}
+	switch {
+	case ours != "" && z == nil:
+		// Not synced yet: an answer now could be a false NXDOMAIN that
+		// resolvers would cache, so fail instead (CoreDNS does the same).
+		return errorReply(p, req, mdns.RcodeServerFailure), o
+	case ours == "":
+		if p.fwd == nil || underAny(lower, p.cfg.Except) {
+			return errorReply(p, req, mdns.RcodeRefused), o
+		}
+		o.plugin = "forward"
+		return s.forward(ctx, p, req), o
+	}
+
+	res := z.Lookup(name, q.Qtype)
+	if res.Fallthrough && p.fwd != nil {
+		o.plugin = "forward"
+		return s.forward(ctx, p, req), o
+	}
+	o.plugin = "kubernetes"
+	reply := fromResult(p, req, res)
+	if res.Target != "" && p.fwd != nil {
+		s.chase(ctx, p, reply, res.Target, q.Qtype)
+	}
+	return reply, o
+}
+
+// fromResult is the authoritative reply carrying res.
+func fromResult(p *plan, req *mdns.Msg, res Result) *mdns.Msg {
+	reply := baseReply(p, req)
+	reply.Authoritative = true
+	reply.Rcode = res.Rcode
+	reply.Answer, reply.Ns = res.Answer, res.Ns
+	reply.Extra = append(res.Extra, reply.Extra...)
+	return reply
+}
+
+// rotate turns a run of A or AAAA records by n places, as loadbalance
+// shuffles them; anything with a CNAME is left in order.
+func rotate(ans []mdns.RR, n uint32) {
+	if len(ans) < 2 {
+		return
+	}
+	for _, rr := range ans {
+		if t := rr.Header().Rrtype; t != mdns.TypeA && t != mdns.TypeAAAA {
+			return
+		}
+	}
+	k := int(n % uint32(len(ans)))
+	slices.Reverse(ans[:k])
+	slices.Reverse(ans[k:])
+	slices.Reverse(ans)
+}
+
+// ownZone returns the cluster or reverse zone lower falls in, or "".
+func ownZone(p *plan, lower string) string {
+	if _, ok := under(lower, p.cfg.Zone); ok {
+		return p.cfg.Zone
+	}
+	for _, rz := range p.cfg.ReverseZones {
 		if _, ok := under(lower, rz); ok {
 			return rz
 		}
@@ -132,27 +224,27 @@ func (s *Server) ownZone(qname string) string {
 // baseReply starts a reply to req: same ID, opcode, question and RD, RA
 // when the server can recurse (it has upstreams), and an OPT record
 // advertising our buffer size when the query carried one (RFC 6891 §6.1.1).
-func (s *Server) baseReply(req *mdns.Msg) *mdns.Msg {
+func baseReply(p *plan, req *mdns.Msg) *mdns.Msg {
 	reply := new(mdns.Msg)
 	reply.Id = req.Id
 	reply.Response = true
 	reply.Opcode = req.Opcode
 	reply.RecursionDesired = req.RecursionDesired
 	reply.CheckingDisabled = req.CheckingDisabled
-	reply.RecursionAvailable = s.fwd != nil
+	reply.RecursionAvailable = p.fwd != nil
 	if req.Opcode == mdns.OpcodeQuery && len(req.Question) == 1 {
 		reply.Question = req.Question
 	}
 	if opt := req.IsEdns0(); opt != nil {
 		o := &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}}
-		o.SetUDPSize(s.cfg.UDPSize)
+		o.SetUDPSize(p.cfg.UDPSize)
 		reply.Extra = append(reply.Extra, o)
 	}
 	return reply
 }
 
-func (s *Server) errorReply(req *mdns.Msg, rcode int) *mdns.Msg {
-	reply := s.baseReply(req)
+func errorReply(p *plan, req *mdns.Msg, rcode int) *mdns.Msg {
+	reply := baseReply(p, req)
 	// Pack moves the upper bits of extended rcodes (BADVERS) into the OPT.
 	reply.Rcode = rcode
 	return reply
@@ -174,7 +266,7 @@ func (s *Server) count(o outcome, proto string, remote net.Addr, rcode int, star
 	name := *s.name.Load()
 	s.metrics.requests.WithLabelValues(name, o.zone, "", proto, family(remote), typeLabel(o.qtype)).Inc()
 	s.metrics.responses.WithLabelValues(name, o.zone, "", rcodeLabel(rcode), o.plugin).Inc()
-	s.metrics.duration.WithLabelValues(name, o.zone, "", typeLabel(o.qtype)).Observe(s.cfg.Clock.Since(start).Seconds())
+	s.metrics.duration.WithLabelValues(name, o.zone, "", typeLabel(o.qtype)).Observe(s.clock.Since(start).Seconds())
 }
 
 // family is CoreDNS's label for the client's address family: 1 IPv4, 2 IPv6.

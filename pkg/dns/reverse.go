@@ -10,15 +10,13 @@ import (
 
 // reverse answers a name under a reverse zone: PTR for a cluster IP (one
 // Service name) or for endpoint IPs (one name per endpoint and Service). A
-// name the cluster does not own is NXDOMAIN with Fallthrough set: with
-// upstreams the server forwards it, as kubeadm's Corefile does with
-// "fallthrough in-addr.arpa ip6.arpa".
+// name the cluster does not own is NXDOMAIN, which Lookup marks for
+// fallthrough when the zone is listed (kubeadm: "fallthrough in-addr.arpa
+// ip6.arpa").
 func (a answerer) reverse(lower string) Result {
 	ip, ok := parseReverse(lower)
 	if !ok {
-		r := a.nxdomain()
-		r.Fallthrough = true
-		return r
+		return a.nxdomain()
 	}
 	var names []string
 	if name, ok := a.z.servicePTR[ip]; ok {
@@ -27,9 +25,7 @@ func (a answerer) reverse(lower string) Result {
 		names = a.z.endpointPTR[ip]
 	}
 	if len(names) == 0 {
-		r := a.nxdomain()
-		r.Fallthrough = true
-		return r
+		return a.nxdomain()
 	}
 	if a.qtype != mdns.TypePTR {
 		return a.nodata()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,23 @@ type ServerConfig struct {
 	// Clock is used for debouncing, serials, deadlines and durations;
 	// the real clock when nil.
 	Clock clock.WithTicker
+
+	// Hosts answers names from hosts-file lines before the cluster zone.
+	Hosts *HostsConfig
+	// Rewrites change query names before they are answered.
+	Rewrites []Rewrite
+	// Cache keeps replies; nil disables caching.
+	Cache *CacheConfig
+	// ForceTCP sends upstream queries over TCP only ("force_tcp").
+	ForceTCP bool
+	// Except lists zones never forwarded (forward's "except"): REFUSED.
+	Except []string
+	// LoadBalance rotates A and AAAA answers on every reply, as CoreDNS's
+	// loadbalance shuffles them.
+	LoadBalance bool
+	// QueryLog, when set, gets one line per query in the log plugin's
+	// format; ErrorLog gets upstream and internal failures (errors plugin).
+	QueryLog, ErrorLog io.Writer
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -63,14 +81,113 @@ func (c ServerConfig) withDefaults() ServerConfig {
 // Server answers DNS queries from the latest Zone compiled from a Source.
 type Server struct {
 	src     source.Source
-	cfg     ServerConfig
+	clock   clock.WithTicker
 	metrics *metrics
 	gather  prometheus.Gatherer
-	fwd     *forwarder
 
-	zone    atomic.Pointer[Zone]
+	// state pairs the zone with the configuration it was compiled for, so a
+	// reload never answers from a zone of one configuration with the rules
+	// of another.
+	state   atomic.Pointer[state]
+	applyMu sync.Mutex // one Apply or rebuild at a time
+	kick    chan struct{}
 	watched sync.Once
 	name    atomic.Pointer[string]
+
+	// pending are the changes seen since the last rebuild began, timed for
+	// the programming-latency histogram.
+	pendingMu sync.Mutex
+	pending   []change
+}
+
+// change is one relevant event: when it was seen, and CoreDNS's
+// service_kind label for it.
+type change struct {
+	at   time.Time
+	kind string
+}
+
+// maxPending bounds the changes timed per rebuild; a burst beyond it is
+// answered by the same rebuild, so its latencies are no different.
+const maxPending = 1024
+
+func (s *Server) noteChange(e source.Event) {
+	c := change{at: s.clock.Now(), kind: s.serviceKind(e)}
+	s.pendingMu.Lock()
+	if len(s.pending) < maxPending {
+		s.pending = append(s.pending, c)
+	}
+	s.pendingMu.Unlock()
+}
+
+// serviceKind is CoreDNS's label: cluster_ip, headless_with_selector or
+// headless_without_selector for the Service an event concerns; "other" for
+// namespaces and pods.
+func (s *Server) serviceKind(e source.Event) string {
+	var svc *corev1.Service
+	switch o := e.Object.(type) {
+	case *corev1.Service:
+		svc = o
+	case *discoveryv1.EndpointSlice:
+		if got, ok := s.src.Get(source.Service, o.Namespace, o.Labels[discoveryv1.LabelServiceName]); ok {
+			svc, _ = got.(*corev1.Service)
+		}
+	}
+	switch {
+	case svc == nil:
+		return "other"
+	case svc.Spec.ClusterIP != corev1.ClusterIPNone:
+		return "cluster_ip"
+	case len(svc.Spec.Selector) > 0:
+		return "headless_with_selector"
+	}
+	return "headless_without_selector"
+}
+
+// state is what one query is answered from.
+type state struct {
+	zone *Zone // nil until the source has synced
+	plan *plan
+}
+
+// plan is a ServerConfig made ready to answer with.
+type plan struct {
+	cfg      ServerConfig
+	fwd      *forwarder
+	hosts    *hostsTable
+	rewrites []Rewrite
+	cache    *cache
+	lb       atomic.Uint32 // loadbalance rotation
+}
+
+func newPlan(cfg ServerConfig) (*plan, error) {
+	switch cfg.Pods {
+	case PodsDisabled, PodsInsecure, PodsVerified:
+	default:
+		return nil, fmt.Errorf("dns: pods mode %q: must be disabled, insecure or verified", cfg.Pods)
+	}
+	p := &plan{cfg: cfg}
+	if len(cfg.Upstreams) > 0 {
+		var err error
+		if p.fwd, err = newForwarder(cfg.Upstreams, cfg.ForwardTimeout, cfg.ForceTCP); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Hosts != nil {
+		p.hosts = newHostsTable(*cfg.Hosts)
+	}
+	for _, r := range cfg.Rewrites {
+		c, err := r.compile()
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		p.rewrites = append(p.rewrites, c)
+	}
+	if cfg.Cache != nil {
+		p.cache = newCache(*cfg.Cache)
+	}
+	p.cfg.Except = canonicalAll(cfg.Except)
+	return p, nil
 }
 
 // NewServer returns a Server reading src. Metrics register on reg; when reg
@@ -81,10 +198,9 @@ func NewServer(src source.Source, cfg ServerConfig, reg prometheus.Registerer) (
 		return nil, errors.New("dns: nil source")
 	}
 	cfg = cfg.withDefaults()
-	switch cfg.Pods {
-	case PodsDisabled, PodsInsecure, PodsVerified:
-	default:
-		return nil, fmt.Errorf("dns: pods mode %q: must be disabled, insecure or verified", cfg.Pods)
+	p, err := newPlan(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -93,13 +209,9 @@ func NewServer(src source.Source, cfg ServerConfig, reg prometheus.Registerer) (
 	if err != nil {
 		return nil, fmt.Errorf("dns: registering metrics: %w", err)
 	}
-	s := &Server{src: src, cfg: cfg, metrics: m}
+	s := &Server{src: src, clock: cfg.Clock, metrics: m, kick: make(chan struct{}, 1)}
 	s.gather, _ = reg.(prometheus.Gatherer)
-	if len(cfg.Upstreams) > 0 {
-		if s.fwd, err = newForwarder(cfg.Upstreams, cfg.ForwardTimeout); err != nil {
-			return nil, err
-		}
-	}
+	s.state.Store(&state{plan: p})
 	name := cfg.Name
 	s.name.Store(&name)
 	return s, nil
@@ -107,7 +219,27 @@ func NewServer(src source.Source, cfg ServerConfig, reg prometheus.Registerer) (
 
 // Zone returns the zone being served; nil until the source has synced and a
 // first zone is built.
-func (s *Server) Zone() *Zone { return s.zone.Load() }
+func (s *Server) Zone() *Zone { return s.state.Load().zone }
+
+// Apply switches the server to cfg without dropping a query: the new
+// configuration is checked whole, its zone compiled, and both swapped in at
+// once. On error nothing changes. Listening addresses are not part of it.
+func (s *Server) Apply(cfg ServerConfig) error {
+	cfg.Clock = s.clock
+	cfg = cfg.withDefaults()
+	p, err := newPlan(cfg)
+	if err != nil {
+		return err
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	next := &state{plan: p}
+	if s.state.Load().zone != nil {
+		next.zone = s.compile(p.cfg.Config)
+	}
+	s.state.Store(next)
+	return nil
+}
 
 // ListenAndServe serves on addr ("host:port") over UDP and TCP until ctx is
 // done.
@@ -135,7 +267,7 @@ func (s *Server) relevant(k source.Kind) bool {
 	case source.Service, source.EndpointSlice, source.Namespace:
 		return true
 	case source.Pod:
-		return s.cfg.Pods == PodsVerified
+		return s.state.Load().plan.cfg.Pods == PodsVerified
 	}
 	return false
 }
@@ -145,9 +277,10 @@ func (s *Server) relevant(k source.Kind) bool {
 // Changes are coalesced: one rebuild follows however many events arrive
 // within Debounce, and an event during a rebuild causes one more.
 func (s *Server) watch(ctx context.Context) {
-	kick := make(chan struct{}, 1)
+	kick := s.kick
 	cancel := s.src.Subscribe(func(e source.Event) {
 		if s.relevant(e.Kind) {
+			s.noteChange(e)
 			select {
 			case kick <- struct{}{}:
 			default:
@@ -155,7 +288,7 @@ func (s *Server) watch(ctx context.Context) {
 		}
 	})
 	defer cancel()
-	clk := s.cfg.Clock
+	clk := s.clock
 	for !s.src.HasSynced() {
 		select {
 		case <-ctx.Done():
@@ -173,7 +306,7 @@ func (s *Server) watch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-clk.After(s.cfg.Debounce):
+		case <-clk.After(s.state.Load().plan.cfg.Debounce):
 		}
 		select {
 		case <-kick: // folded into this rebuild, which lists after it
@@ -183,10 +316,27 @@ func (s *Server) watch(ctx context.Context) {
 	}
 }
 
-// rebuild lists the source, compiles a zone and swaps it in.
+// rebuild lists the source, compiles a zone for the current plan and swaps
+// it in.
 func (s *Server) rebuild() {
-	start := s.cfg.Clock.Now()
-	in := Inputs{Config: s.cfg.Config, Serial: s.serial(start)}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.pendingMu.Lock()
+	done := s.pending
+	s.pending = nil
+	s.pendingMu.Unlock()
+	p := s.state.Load().plan
+	s.state.Store(&state{zone: s.compile(p.cfg.Config), plan: p})
+	now := s.clock.Now()
+	for _, c := range done {
+		s.metrics.programming.WithLabelValues(c.kind).Observe(now.Sub(c.at).Seconds())
+	}
+}
+
+// compile lists the source and compiles a zone for cfg.
+func (s *Server) compile(cfg Config) *Zone {
+	start := s.clock.Now()
+	in := Inputs{Config: cfg, Serial: s.serial(start)}
 	for _, o := range s.src.List(source.Service) {
 		if v, ok := o.(*corev1.Service); ok {
 			in.Services = append(in.Services, v)
@@ -202,16 +352,17 @@ func (s *Server) rebuild() {
 			in.Namespaces = append(in.Namespaces, v)
 		}
 	}
-	if s.cfg.Pods == PodsVerified {
+	if cfg.Pods == PodsVerified {
 		for _, o := range s.src.List(source.Pod) {
 			if v, ok := o.(*corev1.Pod); ok {
 				in.Pods = append(in.Pods, v)
 			}
 		}
 	}
-	s.zone.Store(Compile(in))
+	z := Compile(in)
 	s.metrics.zoneBuilds.Inc()
-	s.metrics.zoneBuildDur.Observe(s.cfg.Clock.Since(start).Seconds())
+	s.metrics.zoneBuildDur.Observe(s.clock.Since(start).Seconds())
+	return z
 }
 
 // serial is the Unix time of the rebuild, kept increasing even if two
@@ -219,7 +370,7 @@ func (s *Server) rebuild() {
 // caches comparing serials never see it go down.
 func (s *Server) serial(now time.Time) uint32 {
 	serial := uint32(now.Unix())
-	if old := s.zone.Load(); old != nil && serial <= old.serial {
+	if old := s.state.Load().zone; old != nil && serial <= old.serial {
 		serial = old.serial + 1
 	}
 	return serial

@@ -120,7 +120,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer stop()
 	r := bufio.NewReader(c)
 	for {
-		_ = c.SetReadDeadline(s.cfg.Clock.Now().Add(tcpIdle))
+		_ = c.SetReadDeadline(s.clock.Now().Add(tcpIdle))
 		var l [2]byte
 		if _, err := io.ReadFull(r, l[:]); err != nil {
 			return
@@ -136,7 +136,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		out := make([]byte, 2+len(resp))
 		binary.BigEndian.PutUint16(out, uint16(len(resp)))
 		copy(out[2:], resp)
-		_ = c.SetWriteDeadline(s.cfg.Clock.Now().Add(tcpIdle))
+		_ = c.SetWriteDeadline(s.clock.Now().Add(tcpIdle))
 		if _, err := c.Write(out); err != nil {
 			return
 		}

@@ -8,6 +8,7 @@ import "net/netip"
 // a new Zone on every change; nothing ever mutates one, so lookups take no lock.
 type Zone struct {
 	cfg    Config
+	ttl    uint32 // *cfg.TTL
 	serial uint32
 	// namespaces that exist: from Namespace objects and from any Service.
 	namespaces map[string]struct{}

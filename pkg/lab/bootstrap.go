@@ -14,8 +14,11 @@ import (
 // ClusterDNSIP is kube-dns's Service IP, as kubeadm sets it.
 const ClusterDNSIP = "10.96.0.10"
 
-// corefile is kubeadm's default Corefile; podnet's DNS reads the subset it
-// implements from it.
+// corefile is kubeadm's default Corefile (with its cache exemption for the
+// cluster domain) without the forward line: the lab has no way out of its
+// namespaces, so there is nothing to forward to. A user can add one naming
+// a resolver that runs inside the lab. The DNS pods apply an edited
+// ConfigMap within seconds, without a restart.
 func corefile(domain string) string {
 	return fmt.Sprintf(`.:53 {
     errors
@@ -29,15 +32,16 @@ func corefile(domain string) string {
        ttl 30
     }
     prometheus :9153
-    forward . /etc/resolv.conf {
-       max_concurrent 1000
+    # No "forward . /etc/resolv.conf": the lab cannot reach the host's resolvers.
+    cache 30 {
+       disable success %s
+       disable denial %s
     }
-    cache 30
     loop
     reload
     loadbalance
 }
-`, domain)
+`, domain, domain, domain)
 }
 
 // nodeObject is node i as kubelet registers it.

@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/podnet/podnet/pkg/dns/corefile"
+	"github.com/podnet/podnet/pkg/source"
 )
 
 // kubelet's limits on a pod's resolv.conf (pkg/kubelet/network/dns).
@@ -17,11 +20,13 @@ const (
 )
 
 // resolvConf renders the pod's /etc/resolv.conf as kubelet does for its
-// dnsPolicy and dnsConfig. hostResolv is the node's own resolv.conf, used by
-// dnsPolicy Default.
-func resolvConf(pod *corev1.Pod, clusterDNS, clusterDomain, hostResolv string) string {
+// dnsPolicy and dnsConfig. hostResolv is the node's own resolv.conf, the base
+// of dnsPolicy Default and the tail of ClusterFirst's search list. warnings
+// are kubelet's DNSConfigForming event messages, for limits it enforced.
+func resolvConf(pod *corev1.Pod, clusterDNS, clusterDomain, hostResolv string) (text string, warnings []string) {
 	var servers, searches []string
 	var options []string
+	hostServers, hostSearches, hostOptions := parseResolv(hostResolv)
 	policy := pod.Spec.DNSPolicy
 	if policy == corev1.DNSClusterFirst && pod.Spec.HostNetwork {
 		policy = corev1.DNSDefault // ClusterFirst falls back for host-network pods
@@ -29,24 +34,16 @@ func resolvConf(pod *corev1.Pod, clusterDNS, clusterDomain, hostResolv string) s
 	switch policy {
 	case corev1.DNSNone:
 	case corev1.DNSDefault:
-		servers, searches, options = parseResolv(hostResolv)
+		servers, searches, options = hostServers, hostSearches, hostOptions
 	default: // ClusterFirst, ClusterFirstWithHostNet
 		servers = []string{clusterDNS}
 		ns := pod.Namespace
-		searches = []string{ns + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain}
+		searches = appendUnique([]string{ns + ".svc." + clusterDomain, "svc." + clusterDomain, clusterDomain}, hostSearches...)
 		options = []string{"ndots:5"}
 	}
 	if c := pod.Spec.DNSConfig; c != nil {
-		for _, s := range c.Nameservers {
-			if !slices.Contains(servers, s) {
-				servers = append(servers, s)
-			}
-		}
-		for _, s := range c.Searches {
-			if !slices.Contains(searches, s) {
-				searches = append(searches, s)
-			}
-		}
+		servers = appendUnique(servers, c.Nameservers...)
+		searches = appendUnique(searches, c.Searches...)
 		for _, o := range c.Options {
 			opt := o.Name
 			if o.Value != nil {
@@ -57,8 +54,12 @@ func resolvConf(pod *corev1.Pod, clusterDNS, clusterDomain, hostResolv string) s
 	}
 	if len(servers) > maxNameservers {
 		servers = servers[:maxNameservers]
+		warnings = append(warnings, "Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: "+strings.Join(servers, " "))
 	}
-	searches = limitSearches(searches)
+	if limited := limitSearches(searches); len(limited) < len(searches) {
+		searches = limited
+		warnings = append(warnings, "Search Line limits were exceeded, some search paths have been omitted, the applied search line is: "+strings.Join(searches, " "))
+	}
 	var b strings.Builder
 	if len(searches) > 0 {
 		fmt.Fprintf(&b, "search %s\n", strings.Join(searches, " "))
@@ -69,7 +70,16 @@ func resolvConf(pod *corev1.Pod, clusterDNS, clusterDomain, hostResolv string) s
 	if len(options) > 0 {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
-	return b.String()
+	return b.String(), warnings
+}
+
+func appendUnique(list []string, more ...string) []string {
+	for _, s := range more {
+		if !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	return list
 }
 
 func mergeOption(options []string, name, opt string) []string {
@@ -82,10 +92,14 @@ func mergeOption(options []string, name, opt string) []string {
 	return append(options, opt)
 }
 
+// limitSearches applies kubelet's three steps: at most 32 domains, none
+// longer than 253 characters (glibc aborts on them), and the line within
+// 2048 characters, dropping from the end.
 func limitSearches(s []string) []string {
 	if len(s) > maxSearches {
 		s = s[:maxSearches]
 	}
+	s = slices.DeleteFunc(slices.Clone(s), func(d string) bool { return len(d) > 253 })
 	for len(strings.Join(s, " ")) > maxSearchChars {
 		s = s[:len(s)-1]
 	}
@@ -102,12 +116,33 @@ func parseResolv(text string) (servers, searches, options []string) {
 		case "nameserver":
 			servers = append(servers, f[1])
 		case "search", "domain":
-			searches = f[1:]
+			// The last line wins, with trailing dots stripped, as kubelet
+			// parses it.
+			searches = nil
+			for _, d := range f[1:] {
+				searches = append(searches, strings.TrimSuffix(d, "."))
+			}
 		case "options":
 			options = f[1:]
 		}
 	}
 	return
+}
+
+// clusterDomain is the domain pods' resolv.conf and hostnames use: the one
+// the coredns ConfigMap's Corefile serves (seed 004: "the clustername is
+// defined in the coredns Corefile"), so the two cannot disagree; the
+// agent's configured domain when there is no such ConfigMap or it does not
+// parse (the DNS server then keeps its previous configuration too).
+func (a *Agent) clusterDomain() string {
+	if o, ok := a.src.Get(source.ConfigMap, "kube-system", "coredns"); ok {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			if zone, err := corefile.ClusterZone(cm.Data["Corefile"]); err == nil && zone != "" {
+				return zone
+			}
+		}
+	}
+	return a.cfg.ClusterDomain
 }
 
 func readHostResolv() string {

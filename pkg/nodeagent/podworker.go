@@ -155,6 +155,7 @@ func (w *podWorker) sync(ctx context.Context, pod *corev1.Pod) error {
 // a new one (with the pod's old IP, when it had one) and attaches it.
 func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	cfg := w.a.cfg
+	cfg.ClusterDomain = w.a.clusterDomain()
 	if sb, alive := sandbox.Load(w.dir); alive {
 		ip, _ := netip.ParseAddr(pod.Status.PodIP)
 		if ip.IsValid() {
@@ -173,7 +174,10 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	if err := os.MkdirAll(w.dir, 0o755); err != nil {
 		return err
 	}
-	resolv := resolvConf(pod, cfg.ClusterDNS, cfg.ClusterDomain, readHostResolv())
+	resolv, warnings := resolvConf(pod, cfg.ClusterDNS, cfg.ClusterDomain, readHostResolv())
+	for _, msg := range warnings {
+		cfg.Log.Warn("DNSConfigForming", "pod", pod.Namespace+"/"+pod.Name, "message", msg)
+	}
 	if err := os.WriteFile(filepath.Join(w.dir, sandbox.ResolvConf), []byte(resolv), 0o644); err != nil {
 		return err
 	}
