@@ -124,7 +124,7 @@ type Endpoint struct {
 }
 
 // PodEndpoint and IPEndpoint make Endpoints.
-func PodEndpoint(p *Pod) Endpoint        { return Endpoint{Pod: p, IP: p.IP} }
+func PodEndpoint(p *Pod) Endpoint       { return Endpoint{Pod: p, IP: p.IP} }
 func IPEndpoint(ip netip.Addr) Endpoint { return Endpoint{IP: ip} }
 
 func (ep Endpoint) String() string {
