@@ -162,7 +162,7 @@ type RuleRef struct {
 }
 
 func (r RuleRef) String() string {
-	return fmt.Sprintf("%s %s rule #%d", r.Policy, lowerDir(r.Direction), r.Index+1)
+	return fmt.Sprintf("%s rule #%d of %s", lowerDir(r.Direction), r.Index+1, r.Policy)
 }
 
 // Decision is one direction's answer.
