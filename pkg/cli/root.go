@@ -134,7 +134,7 @@ cluster DNS answers at 10.96.0.10. Use it like kubectl.
 		newUp(e), newDown(e), newStatus(e), newDaemon(e), newSandboxInit(),
 		newApply(e), newCreate(e), newDelete(e), newGet(e), newDescribe(e),
 		newRun(e), newExpose(e), newLabel(e), newScale(e), newExec(e), newLogs(e), newWait(e),
-		newDNS(e), newPortForward(e), newAgnhost(e),
+		newDNS(e), newPortForward(e), newAgnhost(e), newPolicy(e),
 	)
 	return root
 }
