@@ -136,5 +136,6 @@ cluster DNS answers at 10.96.0.10. Use it like kubectl.
 		newRun(e), newExpose(e), newLabel(e), newScale(e), newExec(e), newLogs(e), newWait(e),
 		newDNS(e), newPortForward(e), newAgnhost(e), newPolicy(e),
 	)
+	addCompletions(root, e)
 	return root
 }

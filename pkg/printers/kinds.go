@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -95,4 +96,15 @@ func groupVersionKind(kind source.Kind) schema.GroupVersionKind {
 		return schema.GroupVersionKind{Kind: string(kind)}
 	}
 	return schema.GroupVersionKind{Group: info.group, Version: info.version, Kind: string(kind)}
+}
+
+// ResourceNames lists the plural resource names kubectl completes for
+// TYPE arguments.
+func ResourceNames() []string {
+	var names []string
+	for _, info := range kindTable() {
+		names = append(names, info.resource)
+	}
+	slices.Sort(names)
+	return names
 }

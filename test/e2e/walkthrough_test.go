@@ -84,6 +84,25 @@ func TestSeed004ShortNamesStayInTheirNamespace(t *testing.T) {
 	}
 }
 
+// Seed 004: a deployment made with a command, its pod's name completed by
+// the shell (kubectl exec -it busybox[Tab]).
+func TestCompletionOfPodNames(t *testing.T) {
+	l := newLab(t)
+	l.up()
+	l.must("create", "deployment", "busybox", "--image=busybox", "--", "sleep", "3600")
+	l.must("wait", "--for=condition=Ready", "pod", "-l", "app=busybox", "--timeout=60s")
+	out := l.must("__complete", "exec", "busybox")
+	if !regexp.MustCompile(`(?m)^busybox-[a-z0-9]+-[a-z0-9]{5}$`).MatchString(out) {
+		t.Errorf("completing a pod name for exec offered:\n%s", out)
+	}
+	if out := l.must("__complete", "get", "svc", ""); !strings.Contains(out, "kubernetes\n") {
+		t.Errorf("completing a Service name for get offered:\n%s", out)
+	}
+	if out := l.must("__complete", "-n", ""); !strings.Contains(out, "kube-system\n") {
+		t.Errorf("completing -n offered:\n%s", out)
+	}
+}
+
 // Services: no endpoints refuse at once; a pod reaches itself through its
 // own Service (hairpin); the kubectl error texts.
 func TestServiceEdges(t *testing.T) {
@@ -93,15 +112,12 @@ func TestServiceEdges(t *testing.T) {
 	l.must("run", "client", "--image=busybox", "--", "sleep", "3600")
 	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
 
-	// A selector that matches nothing: connections are refused, not hung.
+	// A selector that matches nothing: connections are refused, not hung
+	// (a dropped SYN would end in wget's "download timed out" instead).
 	l.must("expose", "pod", "web", "--port=80", "--name=empty", "--selector=app=nothing")
-	start := time.Now()
 	r := l.run("exec", "client", "--", "wget", "-qO-", "-T", "10", "empty")
-	if r.code == 0 || !strings.Contains(r.err+r.out, "refused") {
+	if r.code == 0 || !strings.Contains(r.err+r.out, "refused") || strings.Contains(r.err+r.out, "timed out") {
 		t.Errorf("a Service without endpoints should refuse the connection:\n%s", r)
-	}
-	if time.Since(start) > 8*time.Second {
-		t.Errorf("the refusal took %s: it should be immediate, not a timeout", time.Since(start))
 	}
 
 	// Hairpin: nginx's pod fetches its own page through its Service.
