@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/labapi"
 	"github.com/podnet/podnet/pkg/manifest"
 	"github.com/podnet/podnet/pkg/printers"
@@ -182,7 +183,7 @@ func parseSelector(s string) (labels.Selector, error) {
 var allKinds = []source.Kind{source.Pod, source.Service, source.Deployment, source.ReplicaSet, source.StatefulSet}
 
 func newGet(e *env) *cobra.Command {
-	var output, selector string
+	var output, selector, fieldSelector string
 	var showLabels, noHeaders bool
 	cmd := &cobra.Command{
 		Use:   "get TYPE[,TYPE...] [NAME...] [-o wide|yaml|json|name|jsonpath=...]",
@@ -241,6 +242,11 @@ func newGet(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				match, err := fieldFilter(fieldSelector, kindOrSelf(k))
+				if err != nil {
+					return err
+				}
+				objs = slices.DeleteFunc(objs, func(o source.Object) bool { return !match(o) })
 				if len(objs) > 0 {
 					groups = append(groups, printers.KindObjects{Kind: k, Objects: objs})
 				}
@@ -255,6 +261,7 @@ func newGet(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: wide, yaml, json, name, jsonpath=TEMPLATE")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector (e.g. app=web,tier!=db)")
+	cmd.Flags().StringVar(&fieldSelector, "field-selector", "", "field selector (e.g. spec.nodeName=NODE, status.phase=Running, involvedObject.name=POD)")
 	cmd.Flags().BoolVarP(&e.allNS, "all-namespaces", "A", false, "list across all namespaces")
 	cmd.Flags().BoolVar(&showLabels, "show-labels", false, "show labels as the last column")
 	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "don't print headers")
@@ -369,6 +376,11 @@ func newDescribe(e *env) *cobra.Command {
 // related gathers what describe shows beside an object.
 func (e *env) related(ctx context.Context, c *labapi.Client, k source.Kind, o source.Object) (printers.Related, error) {
 	var rel printers.Related
+	evs, err := c.List(ctx, source.EventKind)
+	if err != nil {
+		return rel, err
+	}
+	rel.Events = events.For(source.NewStatic(evs...), o)
 	switch k {
 	case source.Service:
 		sl, err := c.List(ctx, source.EndpointSlice)

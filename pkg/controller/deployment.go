@@ -232,6 +232,13 @@ func (m *Manager) scaleReplicaSet(rs *appsv1.ReplicaSet, n int32, d *appsv1.Depl
 	if err != nil {
 		return nil, fmt.Errorf("scaling replicaset %q to %d: %w", rs.Name, n, err)
 	}
+	if from := replicasOf(rs.Spec.Replicas); from != n {
+		dir := "up"
+		if n < from {
+			dir = "down"
+		}
+		m.event(fromDeployment, d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled %s replica set %s from %d to %d", dir, rs.Name, from, n)
+	}
 	return stored.(*appsv1.ReplicaSet), nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/source"
 )
 
@@ -50,6 +51,23 @@ type Manager struct {
 	// read, decide and write, which only works one pass at a time.
 	passMu sync.Mutex
 	writes atomic.Int64
+
+	// events holds one recorder per controller, named as upstream's
+	// components report themselves (describe's "From" column).
+	events map[string]*events.Recorder
+}
+
+// Components, as the Events they record name them.
+const (
+	fromReplicaSet  = "replicaset-controller"
+	fromDeployment  = "deployment-controller"
+	fromStatefulSet = "statefulset-controller"
+	fromScheduler   = "default-scheduler"
+)
+
+// event records an Event about obj from one controller.
+func (m *Manager) event(from string, obj source.Object, eventType, reason, format string, args ...any) {
+	m.events[from].Eventf(obj, "", eventType, reason, format, args...)
 }
 
 // NewManager returns a manager reading src and writing through w.
@@ -60,7 +78,11 @@ func NewManager(src source.Source, w source.Writer, cfg Config) *Manager {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	return &Manager{src: src, w: w, clock: cfg.Clock, names: &nameGenerator{r: cfg.Rand}, queue: newQueue()}
+	m := &Manager{src: src, w: w, clock: cfg.Clock, names: &nameGenerator{r: cfg.Rand}, queue: newQueue(), events: map[string]*events.Recorder{}}
+	for _, from := range []string{fromReplicaSet, fromDeployment, fromStatefulSet, fromScheduler} {
+		m.events[from] = events.New(src, w, from, "", cfg.Clock)
+	}
+	return m
 }
 
 // Retry delays for keys whose reconcile failed (conflicts, races with other

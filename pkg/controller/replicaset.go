@@ -39,8 +39,10 @@ func (m *Manager) syncReplicaSet(namespace, name string) error {
 		for range -diff {
 			created, err := m.createPod(podFromTemplate(&rs.Spec.Template, rs, source.ReplicaSet), rs.Name+"-")
 			if err != nil {
+				m.event(fromReplicaSet, rs, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
 				return err
 			}
+			m.event(fromReplicaSet, rs, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", created.Name)
 			pods = append(pods, created)
 		}
 	case diff > 0:
@@ -57,6 +59,7 @@ func (m *Manager) syncReplicaSet(namespace, name string) error {
 			if err := m.delete(source.Pod, pod.Namespace, pod.Name); err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
+			m.event(fromReplicaSet, rs, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", pod.Name)
 		}
 		pods = pods[diff:]
 	}

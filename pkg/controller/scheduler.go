@@ -70,6 +70,13 @@ func (m *Manager) schedulePod(namespace, name string) error {
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
+	if err == nil {
+		if best != nil {
+			m.event(fromScheduler, pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, best.Name)
+		} else {
+			m.event(fromScheduler, pod, corev1.EventTypeWarning, "FailedScheduling", "%s", unschedulableMessage(len(nodes), reasons))
+		}
+	}
 	return err
 }
 

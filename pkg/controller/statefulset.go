@@ -121,6 +121,7 @@ func (m *Manager) scaleStatefulSet(set *appsv1.StatefulSet, byOrdinal map[int]*c
 		if err := m.delete(source.Pod, pod.Namespace, pod.Name); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
+		m.event(fromStatefulSet, set, corev1.EventTypeNormal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", pod.Name, set.Name)
 		delete(byOrdinal, i)
 		if ordered {
 			return nil
@@ -158,8 +159,10 @@ func (m *Manager) createStatefulPod(set *appsv1.StatefulSet, ordinal int, revisi
 	pod.Spec.Subdomain = set.Spec.ServiceName
 	stored, err := m.create(pod)
 	if err != nil {
+		m.event(fromStatefulSet, set, corev1.EventTypeWarning, "FailedCreate", "create Pod %s in StatefulSet %s failed error: %v", pod.Name, set.Name, err)
 		return nil, fmt.Errorf("creating pod %q: %w", pod.Name, err)
 	}
+	m.event(fromStatefulSet, set, corev1.EventTypeNormal, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", pod.Name, set.Name)
 	return stored.(*corev1.Pod), nil
 }
 

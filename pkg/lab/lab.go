@@ -23,6 +23,7 @@ import (
 	"github.com/podnet/podnet/pkg/apiserver"
 	"github.com/podnet/podnet/pkg/cni"
 	"github.com/podnet/podnet/pkg/controller"
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/labapi"
 	"github.com/podnet/podnet/pkg/nodeagent"
@@ -122,7 +123,8 @@ func Run(ctx context.Context, cfg Config) error {
 		nodes = append(nodes, n)
 	}
 	ctrl := controller.NewManager(st, api, controller.Config{Clock: clock.RealClock{}})
-	lbs := &loadBalancers{src: st, w: api, pool: netip.MustParsePrefix(LoadBalancerPool)}
+	lbs := &loadBalancers{src: st, w: api, pool: netip.MustParsePrefix(LoadBalancerPool),
+		events: events.New(st, api, "service-controller", "", clock.RealClock{})}
 
 	started := time.Now()
 	var teardown bool
@@ -146,6 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	run(ctrl.Run)
 	run(lbs.Run)
+	run(func(ctx context.Context) { events.Collect(ctx, st, api, clock.RealClock{}, time.Minute) })
 	for _, n := range nodes {
 		run(n.proxier.Run)
 		run(n.agent.Run)

@@ -8,8 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/source"
 )
 
@@ -19,9 +19,10 @@ import (
 // being one. The nodes' proxies make the address answer; the external host
 // routes the pool to the nodes.
 type loadBalancers struct {
-	src  source.Source
-	w    source.Writer
-	pool netip.Prefix
+	src    source.Source
+	w      source.Writer
+	pool   netip.Prefix
+	events *events.Recorder
 
 	mu      sync.Mutex
 	pending []svcKey
@@ -45,10 +46,9 @@ func (l *loadBalancers) Run(ctx context.Context) {
 		l.pending = nil
 		l.mu.Unlock()
 		for _, k := range keys {
-			if err := l.sync(k); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				// A full pool is reported on the Service's next change.
-				continue
-			}
+			// A full pool or a taken address is reported as an event and
+			// tried again on the Service's next change.
+			l.sync(k)
 		}
 		select {
 		case <-ctx.Done():
@@ -80,14 +80,24 @@ func (l *loadBalancers) sync(k svcKey) error {
 	svc := o.(*corev1.Service)
 	want, err := l.ingressFor(svc)
 	if err != nil {
+		l.events.Eventf(svc, "", corev1.EventTypeWarning, "SyncLoadBalancerFailed", "Error syncing load balancer: failed to ensure load balancer: %v", err)
 		return err
 	}
 	if apiequality.Semantic.DeepEqual(want, svc.Status.LoadBalancer.Ingress) {
 		return nil
 	}
+	if len(want) > 0 {
+		l.events.Eventf(svc, "", corev1.EventTypeNormal, "EnsuringLoadBalancer", "Ensuring load balancer")
+	}
 	upd := svc.DeepCopy()
 	upd.Status.LoadBalancer.Ingress = want
 	_, err = l.w.Update(upd)
+	switch {
+	case err == nil && len(want) > 0:
+		l.events.Eventf(svc, "", corev1.EventTypeNormal, "EnsuredLoadBalancer", "Ensured load balancer")
+	case err == nil:
+		l.events.Eventf(svc, "", corev1.EventTypeNormal, "DeletedLoadBalancer", "Deleted load balancer")
+	}
 	return err
 }
 

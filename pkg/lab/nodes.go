@@ -22,6 +22,7 @@ import (
 
 	"github.com/podnet/podnet/pkg/apiserver"
 	"github.com/podnet/podnet/pkg/cni"
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
@@ -187,7 +188,7 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		Node: name, NodeNetns: nodeNetns, NodeIP: NodeIP(i), PodsDir: podsDir,
 		NetnsPrefix: topo.NetnsPrefix(), Self: cfg.Self, ClusterDNS: ClusterDNSIP, ClusterDomain: cfg.ClusterDomain,
 		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
-		Clock: clock.RealClock{}, Log: nodeLog,
+		Clock: clock.RealClock{}, Log: nodeLog, Events: events.New(st, api, "kubelet", name, clock.RealClock{}),
 	})
 	return &nodeParts{agent: agent, proxier: proxier, proxyHTTP: lns, reg: reg}, nil
 }

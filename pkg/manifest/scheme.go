@@ -42,6 +42,7 @@ func supportedKinds() map[schema.GroupVersionKind]source.Kind {
 		corev1.SchemeGroupVersion.WithKind("Service"):             source.Service,
 		corev1.SchemeGroupVersion.WithKind("ConfigMap"):           source.ConfigMap,
 		corev1.SchemeGroupVersion.WithKind("Secret"):              source.Secret,
+		corev1.SchemeGroupVersion.WithKind("Event"):               source.EventKind,
 		discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"):  source.EndpointSlice,
 		appsv1.SchemeGroupVersion.WithKind("Deployment"):          source.Deployment,
 		appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):          source.ReplicaSet,

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
+	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/source"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	Network       Network
 	Clock         clock.Clock
 	Log           *slog.Logger
+	// Events records what kubelet reports about pods (Pulled, Created,
+	// Started, BackOff, Unhealthy, Failed); nil records nothing.
+	Events *events.Recorder
 }
 
 // Agent runs the pods of one node.

@@ -66,6 +66,9 @@ type ctr struct {
 	ready      bool
 	probeStop  context.CancelFunc
 	startError string
+	// backOffSaid is the restart time the last BackOff event was about, so
+	// each back-off is reported once however often the pod syncs.
+	backOffSaid time.Time
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -177,6 +180,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	resolv, warnings := resolvConf(pod, cfg.ClusterDNS, cfg.ClusterDomain, readHostResolv())
 	for _, msg := range warnings {
 		cfg.Log.Warn("DNSConfigForming", "pod", pod.Namespace+"/"+pod.Name, "message", msg)
+		cfg.Events.Eventf(pod, "", corev1.EventTypeWarning, "DNSConfigForming", "%s", msg)
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, sandbox.ResolvConf), []byte(resolv), 0o644); err != nil {
 		return err
@@ -277,6 +281,7 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *corev1.Pod, spec *co
 		img, err := w.a.cfg.Catalog.Resolve(spec.Image)
 		if err != nil {
 			c.imageErr = err.Error()
+			w.event(pod, spec, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", spec.Image, err)
 		}
 		c.image = img
 		w.containers[spec.Name] = c
@@ -290,10 +295,22 @@ func (w *podWorker) syncContainer(ctx context.Context, pod *corev1.Pod, spec *co
 		return
 	}
 	if wait := c.nextStart.Sub(time.Now()); wait > 0 {
+		w.mu.Lock()
+		report := last != nil && last.ExitCode != 0 && !c.backOffSaid.Equal(c.nextStart)
+		c.backOffSaid = c.nextStart
+		w.mu.Unlock()
+		if report {
+			w.event(pod, spec, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", spec.Name, pod.Name, pod.Namespace, pod.UID)
+		}
 		w.after(wait)
 		return
 	}
 	w.startContainer(pod, spec, c)
+}
+
+// event records a kubelet Event about one of pod's containers.
+func (w *podWorker) event(pod *corev1.Pod, spec *corev1.Container, eventType, reason, format string, args ...any) {
+	w.a.cfg.Events.Eventf(pod, "spec.containers{"+spec.Name+"}", eventType, reason, format, args...)
 }
 
 func shouldRestart(policy corev1.RestartPolicy, exit int32) bool {
@@ -319,6 +336,7 @@ func (w *podWorker) startContainer(pod *corev1.Pod, spec *corev1.Container, c *c
 	os.MkdirAll(cdir, 0o755)
 	argv, err := containerArgv(c.image, spec, pod, cdir, w.dnsArgs())
 	if err != nil {
+		w.event(pod, spec, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.mu.Lock()
 		c.startError = err.Error()
 		c.last = &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: err.Error(), FinishedAt: metav1.NewTime(time.Now())}
@@ -332,13 +350,17 @@ func (w *podWorker) startContainer(pod *corev1.Pod, spec *corev1.Container, c *c
 	if c.image.DNS {
 		env = append(env, "PODNET_API="+cfg.APISocket, "PODNET_CLUSTER_DOMAIN="+cfg.ClusterDomain)
 	}
+	w.event(pod, spec, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", spec.Image)
 	cmd, err := launch{sandboxPID: w.sb.PID, argv: argv, env: env, workDir: cdir, logPath: filepath.Join(w.dir, spec.Name+".log")}.start()
 	if err != nil {
+		w.event(pod, spec, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.mu.Lock()
 		c.startError = err.Error()
 		w.mu.Unlock()
 		return
 	}
+	w.event(pod, spec, corev1.EventTypeNormal, "Created", "Created container: %s", spec.Name)
+	w.event(pod, spec, corev1.EventTypeNormal, "Started", "Started container %s", spec.Name)
 	w.mu.Lock()
 	c.cmd, c.pid, c.running, c.ready, c.startError = cmd, cmd.Process.Pid, true, false, ""
 	c.pidStart, _ = procStart(c.pid)
@@ -473,6 +495,7 @@ func (w *podWorker) startProbes(pod *corev1.Pod, spec *corev1.Container, c *ctr)
 		period := time.Duration(max(rp.PeriodSeconds, 1)) * time.Second
 		success, failure := max(rp.SuccessThreshold, 1), max(rp.FailureThreshold, 1)
 		var okRun, badRun int32
+		var lastReport time.Time
 		// Probe quickly until the first success so a new pod becomes ready
 		// soon after it listens, then at the configured period.
 		interval := 100 * time.Millisecond
@@ -501,6 +524,12 @@ func (w *podWorker) startProbes(pod *corev1.Pod, spec *corev1.Container, c *ctr)
 			}
 			changed := was != c.ready
 			w.mu.Unlock()
+			// Kubelet reports each failed probe; the quick probing before
+			// the first success reports at most once per period.
+			if err != nil && ctx.Err() == nil && time.Since(lastReport) >= period {
+				lastReport = time.Now()
+				w.event(pod, spec, corev1.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
+			}
 			if changed {
 				w.poke()
 			}

@@ -318,3 +318,33 @@ func secretKeys(s *corev1.Secret) int {
 	}
 	return n
 }
+
+// eventColumns are the API server's columns for events (kubectl get events).
+func eventColumns() []metav1.TableColumnDefinition {
+	return []metav1.TableColumnDefinition{
+		column("Last Seen"), column("Type"), column("Reason"), column("Object"),
+		wideColumn("Subobject"), wideColumn("Source"), column("Message"),
+		wideColumn("First Seen"), wideColumn("Count"), {Name: "Name", Type: "string", Format: "name", Priority: 1},
+	}
+}
+
+func eventRow(o source.Object, c cellContext) ([]any, error) {
+	ev, err := typed[*corev1.Event](o)
+	if err != nil {
+		return nil, err
+	}
+	first, last := c.age(ev.FirstTimestamp), c.age(ev.LastTimestamp)
+	if ev.LastTimestamp.IsZero() {
+		last = c.age(ev.CreationTimestamp)
+	}
+	if ev.Count > 1 {
+		last = fmt.Sprintf("%s (x%d over %s)", last, ev.Count, first)
+	}
+	src := ev.Source.Component
+	if ev.Source.Host != "" {
+		src += ", " + ev.Source.Host
+	}
+	object := strings.ToLower(ev.InvolvedObject.Kind) + "/" + ev.InvolvedObject.Name
+	return []any{last, ev.Type, ev.Reason, object, ev.InvolvedObject.FieldPath, src, strings.TrimSpace(ev.Message),
+		first, int64(ev.Count), ev.Name}, nil
+}

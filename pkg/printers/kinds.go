@@ -34,6 +34,7 @@ func kindTable() map[source.Kind]kindInfo {
 		source.Node:          {"", "v1", "nodes", []string{"node", "no"}},
 		source.ConfigMap:     {"", "v1", "configmaps", []string{"configmap", "cm"}},
 		source.Secret:        {"", "v1", "secrets", []string{"secret"}},
+		source.EventKind:     {"", "v1", "events", []string{"event", "ev"}},
 		source.EndpointSlice: {"discovery.k8s.io", "v1", "endpointslices", []string{"endpointslice"}},
 		source.Deployment:    {"apps", "v1", "deployments", []string{"deployment", "deploy"}},
 		source.ReplicaSet:    {"apps", "v1", "replicasets", []string{"replicaset", "rs"}},

@@ -172,6 +172,8 @@ func columnsFor(kind source.Kind) ([]metav1.TableColumnDefinition, rowFunc, bool
 		return configMapColumns(), configMapRow, true
 	case source.Secret:
 		return secretColumns(), secretRow, true
+	case source.EventKind:
+		return eventColumns(), eventRow, true
 	}
 	return nil, nil, false
 }

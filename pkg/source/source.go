@@ -37,12 +37,15 @@ const (
 	Ingress       Kind = "Ingress"
 	ConfigMap     Kind = "ConfigMap"
 	Secret        Kind = "Secret"
+	// EventKind is core/v1 Event, what components report about objects
+	// (named apart from Event, a change delivered to subscribers).
+	EventKind Kind = "Event"
 )
 
 // Kinds lists every kind podnet keeps, in the order objects of one apply are
 // created (namespaces first, as kubectl users expect).
 var Kinds = []Kind{Namespace, Node, ConfigMap, Secret, Service, EndpointSlice,
-	Deployment, ReplicaSet, StatefulSet, Pod, NetworkPolicy, Ingress}
+	Deployment, ReplicaSet, StatefulSet, Pod, NetworkPolicy, Ingress, EventKind}
 
 // Namespaced reports whether objects of kind k live in a namespace.
 func Namespaced(k Kind) bool { return k != Namespace && k != Node }
@@ -112,7 +115,7 @@ var resourceNames = map[Kind]string{
 	Namespace: "namespaces", Node: "nodes", Pod: "pods", Service: "services",
 	EndpointSlice: "endpointslices", Deployment: "deployments", ReplicaSet: "replicasets",
 	StatefulSet: "statefulsets", NetworkPolicy: "networkpolicies", Ingress: "ingresses",
-	ConfigMap: "configmaps", Secret: "secrets",
+	ConfigMap: "configmaps", Secret: "secrets", EventKind: "events",
 }
 
 // Writer changes cluster state. The lab's API layer implements it (with

@@ -25,6 +25,8 @@ func KindOf(o Object) (Kind, error) {
 		return ConfigMap, nil
 	case *corev1.Secret:
 		return Secret, nil
+	case *corev1.Event:
+		return EventKind, nil
 	case *discoveryv1.EndpointSlice:
 		return EndpointSlice, nil
 	case *appsv1.Deployment:
@@ -161,6 +163,8 @@ func New(k Kind) (Object, error) {
 		return &corev1.ConfigMap{}, nil
 	case Secret:
 		return &corev1.Secret{}, nil
+	case EventKind:
+		return &corev1.Event{}, nil
 	case EndpointSlice:
 		return &discoveryv1.EndpointSlice{}, nil
 	case Deployment:

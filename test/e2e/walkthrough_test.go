@@ -174,3 +174,40 @@ func TestDaemonRestartAdoptsTheLab(t *testing.T) {
 		t.Errorf("the Service stopped working after a restart:\n%s", page)
 	}
 }
+
+// Events: what the scheduler, kubelet and controllers did, as describe and
+// get events show it.
+func TestEventsTellWhatHappened(t *testing.T) {
+	l := newLab(t)
+	l.up()
+	l.must("create", "deployment", "web", "--image=nginx", "--replicas=2")
+	l.must("run", "bad", "--image=postgres")
+	l.must("run", "crash", "--image=busybox", "--", "sh", "-c", "exit 2")
+	l.mustStdin("apiVersion: v1\nkind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  loadBalancerIP: 192.0.2.1\n  ports: [{port: 80}]\n", "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=60s")
+
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"describe", "pod", "bad"}, []string{"Scheduled", "default-scheduler", `Failed to pull image "postgres"`}},
+		{[]string{"describe", "deployment", "web"}, []string{"ScalingReplicaSet", "Scaled up replica set web-"}},
+		{[]string{"describe", "service", "lb"}, []string{"SyncLoadBalancerFailed", "192.0.2.1"}},
+		{[]string{"get", "events"}, []string{"LAST SEEN", "SuccessfulCreate", "replicaset/web-", "Started container nginx"}},
+	} {
+		eventually(t, strings.Join(tc.args, " "), 20*time.Second, func() error {
+			out := l.must(tc.args...)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					return fmt.Errorf("lacks %q:\n%s", w, out)
+				}
+			}
+			return nil
+		})
+	}
+	// A crashing container's back-off is reported, its repeats counted.
+	eventually(t, "BackOff for the crashing container", 30*time.Second, func() error {
+		out := l.must("get", "events", "--field-selector", "involvedObject.name=crash")
+		if !regexp.MustCompile(`Warning\s+BackOff\s+pod/crash`).MatchString(out) {
+			return fmt.Errorf("no BackOff yet:\n%s", out)
+		}
+		return nil
+	})
+}
