@@ -306,4 +306,9 @@ spec:
 	if r := l.run("exec", "client", "--", "/agnhost", "connect", "--timeout=2s", "netexec:81"); r.code == 0 || !strings.Contains(r.err, "REFUSED") {
 		t.Errorf("connect to an undefined Service port should be refused at once: %s", r)
 	}
+	// An address of the service range that no Service holds is dropped, as
+	// kube-proxy does: the client times out instead of being refused.
+	if r := l.run("exec", "client", "--", "/agnhost", "connect", "--timeout=1s", "10.111.255.254:80"); r.code == 0 || !strings.Contains(r.err, "TIMEOUT") {
+		t.Errorf("connect to an unallocated ClusterIP should time out (dropped): %s", r)
+	}
 }
