@@ -94,6 +94,9 @@ func newUp(e *env) *cobra.Command {
 			if err := d.Start(); err != nil {
 				return err
 			}
+			// Recorded at once (the daemon records it again when it
+			// listens), so a `podnet down` racing the start finds it.
+			os.WriteFile(filepath.Join(e.stateDir(), "daemon.pid"), []byte(strconv.Itoa(d.Process.Pid)), 0o644)
 			logf.Close()
 			exited := make(chan error, 1)
 			go func() { exited <- d.Wait() }()
@@ -177,6 +180,12 @@ func newDown(e *env) *cobra.Command {
 				deadline := time.Now().Add(2 * time.Minute)
 				for pid != 0 && procAlive(pid) && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
+				}
+				if pid != 0 && procAlive(pid) {
+					// A teardown that hangs must not leave a daemon running
+					// on after its state is gone.
+					fmt.Fprintf(e.errw, "warning: the lab daemon (pid %d) did not finish its teardown; stopping it\n", pid)
+					syscall.Kill(pid, syscall.SIGKILL)
 				}
 			} else if pid != 0 {
 				// A daemon that does not answer is stopped before cleaning up.
