@@ -334,3 +334,36 @@ func histogramCount(t *testing.T, g interface {
 	}
 	return 0
 }
+
+// TestServerReplaysRepliesFaithfully checks the UDP fast path: a repeated
+// query gets the same reply under its own ID, counted in the metrics like any
+// other, and a change to the zone is never answered from a replay.
+func TestServerReplaysRepliesFaithfully(t *testing.T) {
+	src := source.NewStatic(clusterObjects()...)
+	ts := startServer(t, src, ServerConfig{})
+	var first *mdns.Msg
+	for i := range 5 {
+		m := query("backend.default.svc.cluster.local.", mdns.TypeA)
+		m.Id = uint16(1000 + i)
+		r := exchange(t, "udp", ts.addr, m)
+		if r.Id != m.Id {
+			t.Fatalf("reply id %d to query id %d", r.Id, m.Id)
+		}
+		r.Id = 0
+		if first == nil {
+			first = r
+		} else if r.String() != first.String() {
+			t.Errorf("reply %d differs from the first:\n%s\nvs\n%s", i, r, first)
+		}
+	}
+	// Replays reach the metrics in batches, within flushEvery.
+	waitFor(t, "all five queries counted", func() bool {
+		return counterValue(t, ts.reg, "coredns_dns_requests_total") == 5 &&
+			histogramCount(t, ts.reg, "coredns_dns_request_duration_seconds", "A") == 5
+	})
+	src.Set(clusterIPService("default", "backend", []string{"10.96.0.77"}, tcpPort("http", 80)))
+	waitFor(t, "the new address, not a replayed old one", func() bool {
+		r := exchange(t, "udp", ts.addr, query("backend.default.svc.cluster.local.", mdns.TypeA))
+		return len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "10.96.0.77")
+	})
+}

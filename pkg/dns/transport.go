@@ -75,6 +75,79 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 }
 
 func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
+	uc, ok := conn.(*net.UDPConn)
+	if !ok {
+		return s.servePacketConn(ctx, conn)
+	}
+	buf := make([]byte, 65535)
+	out := make([]byte, 0, 65535)
+	// One replay cache per client address family, so the family metric
+	// label of a replayed reply is the client's.
+	var caches [2]replayCache
+	flusher := s.clock.NewTicker(flushEvery)
+	defer flusher.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-flusher.C():
+				caches[0].flush()
+				caches[1].flush()
+			}
+		}
+	}()
+	defer caches[0].flush()
+	defer caches[1].flush()
+	for {
+		n, ap, err := uc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if n < headerLen || buf[2]&0x80 != 0 {
+			continue
+		}
+		start := s.clock.Now()
+		fam := 0
+		if !ap.Addr().Unmap().Is4() {
+			fam = 1
+		}
+		rc := &caches[fam]
+		st := s.state.Load()
+		key := buf[2:n]
+		rc.mu.Lock()
+		if e := rc.get(st, key); e != nil {
+			out = e.replay(out, buf)
+			// A failed write loses one answer; the client retries.
+			_, _ = uc.WriteToUDPAddrPort(out, ap)
+			rc.count(e, s.clock.Since(start), n)
+			rc.mu.Unlock()
+			continue
+		}
+		rc.mu.Unlock()
+		resp, e := s.handle(ctx, buf[:n], "udp", net.UDPAddrFromAddrPort(ap))
+		if resp == nil {
+			continue
+		}
+		if e != nil {
+			rc.mu.Lock()
+			rc.put(key, e)
+			rc.mu.Unlock()
+		}
+		_, _ = uc.WriteToUDPAddrPort(resp, ap)
+	}
+}
+
+// servePacketConn serves a PacketConn that is not a *net.UDPConn (tests may
+// wrap one): every query takes the full path.
+func (s *Server) servePacketConn(ctx context.Context, conn net.PacketConn) error {
 	buf := make([]byte, 65535)
 	for {
 		n, addr, err := conn.ReadFrom(buf)
@@ -89,7 +162,6 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
 			return err
 		}
 		if resp := s.respond(ctx, buf[:n], "udp", addr); resp != nil {
-			// A failed write loses one answer; the client retries.
 			_, _ = conn.WriteTo(resp, addr)
 		}
 	}
