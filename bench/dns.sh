@@ -41,7 +41,7 @@ pids="$pids $server"
 # Ready when the last Service answers.
 last=$((SERVICES - 1))
 i=0
-until dig +short +time=1 +tries=1 @127.0.0.1 -p "$PODNET_PORT" "svc$last.ns$((last % NAMESPACES)).svc.cluster.local" | grep -q .; do
+until dig +short +time=1 +tries=1 @127.0.0.1 -p "$PODNET_PORT" "svc$last.ns$((last % NAMESPACES)).svc.cluster.local" 2>/dev/null | grep -q "^[0-9]"; do
 	i=$((i + 1)); [ $i -lt 120 ] || { echo "dns.sh: server not ready" >&2; cat "$work/serve.log" >&2; exit 1; }
 	sleep 0.5
 done

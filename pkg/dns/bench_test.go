@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -89,4 +90,23 @@ func BenchmarkServeUDP(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+}
+
+// BenchmarkZoneMemory reports the heap a compiled zone keeps for 10,000
+// Services with 100,000 endpoints (the scale target), apart from the
+// source's own copy of the objects.
+func BenchmarkZoneMemory(b *testing.B) {
+	in := inputsOf(Config{}, scaleObjects(10000, 10))
+	var z *Zone
+	var before, after runtime.MemStats
+	for b.Loop() {
+		z = nil
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		z = Compile(in)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	runtime.KeepAlive(z)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "zone-MiB")
 }

@@ -73,7 +73,7 @@ func (s *Server) handle(ctx context.Context, raw []byte, proto string, remote ne
 		logQuery(w, req, reply, proto, remote, len(raw), len(b), s.clock.Since(start))
 	}
 	if replayable(st.plan, o, reply) {
-		replay = &replayEntry{reply: b, state: st, metrics: qm}
+		replay = &replayEntry{reply: b, state: st, metrics: s.sharedMetrics(qm)}
 	}
 	return b, replay
 }
@@ -290,6 +290,22 @@ func (s *Server) queryMetrics(o outcome, proto, fam string, rcode int) queryMetr
 		requestSize: m.requestSize.WithLabelValues(name, o.zone, "", proto),
 		replySize:   m.responseSize.WithLabelValues(name, o.zone, "", proto),
 	}
+}
+
+// sharedMetrics interns q, so the many replay entries with one set of
+// labels hold one pointer instead of five interfaces each.
+func (s *Server) sharedMetrics(q queryMetrics) *queryMetrics {
+	s.internMu.Lock()
+	defer s.internMu.Unlock()
+	if p, ok := s.interned[q]; ok {
+		return p
+	}
+	if s.interned == nil {
+		s.interned = map[queryMetrics]*queryMetrics{}
+	}
+	p := &q
+	s.interned[q] = p
+	return p
 }
 
 func (q queryMetrics) observe(d time.Duration, reqSize, replySize int) {

@@ -98,6 +98,11 @@ type Server struct {
 	// the programming-latency histogram.
 	pendingMu sync.Mutex
 	pending   []change
+
+	// interned are the metric series replay entries count in (bounded by
+	// the label combinations: zones × types × rcodes × plugins × families).
+	internMu sync.Mutex
+	interned map[queryMetrics]*queryMetrics
 }
 
 // change is one relevant event: when it was seen, and CoreDNS's
