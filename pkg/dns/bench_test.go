@@ -5,8 +5,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"

@@ -5,11 +5,9 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 
@@ -127,6 +125,4 @@ func TestUpdateAnswersAsCompile(t *testing.T) {
 		}
 		z = inc
 	}
-	_ = strings.TrimSpace
-	_ = corev1.ClusterIPNone
 }
