@@ -79,70 +79,7 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
 	if !ok {
 		return s.servePacketConn(ctx, conn)
 	}
-	buf := make([]byte, 65535)
-	out := make([]byte, 0, 65535)
-	// One replay cache per client address family, so the family metric
-	// label of a replayed reply is the client's.
-	var caches [2]replayCache
-	flusher := s.clock.NewTicker(flushEvery)
-	defer flusher.Stop()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-flusher.C():
-				caches[0].flush()
-				caches[1].flush()
-			}
-		}
-	}()
-	defer caches[0].flush()
-	defer caches[1].flush()
-	for {
-		n, ap, err := uc.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if n < headerLen || buf[2]&0x80 != 0 {
-			continue
-		}
-		start := s.clock.Now()
-		fam := 0
-		if !ap.Addr().Unmap().Is4() {
-			fam = 1
-		}
-		rc := &caches[fam]
-		st := s.state.Load()
-		key := buf[2:n]
-		rc.mu.Lock()
-		if e := rc.get(st, key); e != nil {
-			out = e.replay(out, buf)
-			// A failed write loses one answer; the client retries.
-			_, _ = uc.WriteToUDPAddrPort(out, ap)
-			rc.count(e, s.clock.Since(start), n)
-			rc.mu.Unlock()
-			continue
-		}
-		rc.mu.Unlock()
-		resp, e := s.handle(ctx, buf[:n], "udp", net.UDPAddrFromAddrPort(ap))
-		if resp == nil {
-			continue
-		}
-		if e != nil {
-			rc.mu.Lock()
-			rc.put(key, e)
-			rc.mu.Unlock()
-		}
-		_, _ = uc.WriteToUDPAddrPort(resp, ap)
-	}
+	return s.serveUDPBatches(ctx, uc)
 }
 
 // servePacketConn serves a PacketConn that is not a *net.UDPConn (tests may
