@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all deps build install run test unit bench bench-lab down clean
+.PHONY: all deps build install run test unit fuzz bench bench-lab down clean
 
 all: build
 
@@ -23,6 +23,12 @@ run: deps install
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# Short fuzz runs: the DNS query path and the Corefile parser.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime 10s ./pkg/dns
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./pkg/dns/corefile
 
 unit:
 	$(GO) test -count=1 -short ./...

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,73 +13,183 @@ import (
 
 // Compile builds the Zone for in. It is pure: the same inputs give the same
 // Zone, whatever order the objects come in.
-func Compile(in Inputs) *Zone {
-	cfg := in.Config.withDefaults()
-	z := &Zone{
-		cfg:         cfg,
-		ttl:         *cfg.TTL,
-		serial:      in.Serial,
-		namespaces:  make(map[string]struct{}, len(in.Namespaces)),
-		services:    make(map[serviceKey]*service, len(in.Services)),
-		servicePTR:  make(map[netip.Addr]string, len(in.Services)),
-		endpointPTR: map[netip.Addr][]string{},
+func Compile(in Inputs) *Zone { return build(nil, in, nil) }
+
+// ServiceKey names a Service: its namespace and name.
+type ServiceKey struct{ Namespace, Name string }
+
+// Update builds the Zone for in from old, recompiling only the Services in
+// changed: those whose Service object or EndpointSlices changed since old
+// was compiled (a Service that is gone is simply left out). Everything else is
+// shared with old, which stays valid. It answers exactly as Compile(in)
+// would, provided changed is complete; a different configuration compiles
+// from scratch.
+func Update(old *Zone, in Inputs, changed []ServiceKey) *Zone {
+	if old == nil || !sameConfig(old.cfg, in.Config.withDefaults()) {
+		return Compile(in)
 	}
-	for _, ns := range in.Namespaces {
-		z.namespaces[ns.Name] = struct{}{}
+	set := make(map[serviceKey]bool, len(changed))
+	for _, k := range changed {
+		set[serviceKey{k.Namespace, k.Name}] = true
+	}
+	return build(old, in, set)
+}
+
+// OwnerOf returns the Service an EndpointSlice (namespace/name) fed when
+// the zone was compiled, so a slice whose service-name label changed can
+// have its old Service recompiled too.
+func (z *Zone) OwnerOf(namespace, slice string) (ServiceKey, bool) {
+	k, ok := z.sliceOwner[namespace+"/"+slice]
+	return ServiceKey{k.namespace, k.name}, ok
+}
+
+func sameConfig(a, b Config) bool {
+	return a.Zone == b.Zone && *a.TTL == *b.TTL && a.Pods == b.Pods && slices.Equal(a.ReverseZones, b.ReverseZones) &&
+		slices.Equal(a.Fallthrough, b.Fallthrough) && a.EndpointPodNames == b.EndpointPodNames &&
+		a.NoEndpoints == b.NoEndpoints && a.IgnoreEmptyService == b.IgnoreEmptyService && a.DNSService == b.DNSService
+}
+
+// build compiles in. With old, only the Services in changed are compiled;
+// the rest, and their PTRs, are carried over.
+func build(old *Zone, in Inputs, changed map[serviceKey]bool) *Zone {
+	cfg := in.Config.withDefaults()
+	z := &Zone{cfg: cfg, ttl: *cfg.TTL, serial: in.Serial, sliceOwner: make(map[string]serviceKey, len(in.EndpointSlices))}
+	compiles := func(k serviceKey) bool { return old == nil || changed[k] }
+	dropped := map[netip.Addr]bool{} // cluster IPs whose Service was recompiled
+	if old == nil {
+		z.services = make(map[serviceKey]*service, len(in.Services))
+		z.servicePTR = make(map[netip.Addr]serviceKey, len(in.Services))
+		z.endpointPTR = map[netip.Addr][]string{}
+	} else {
+		z.services = maps.Clone(old.services)
+		z.servicePTR = maps.Clone(old.servicePTR)
+		z.endpointPTR = maps.Clone(old.endpointPTR)
+		for k := range changed {
+			if svc := old.services[k]; svc != nil {
+				z.dropPTRs(k, svc, dropped)
+				delete(z.services, k)
+			}
+		}
 	}
 
-	svcs := slices.Clone(in.Services)
+	var svcs []*corev1.Service
+	for _, s := range in.Services {
+		if compiles(serviceKey{s.Namespace, s.Name}) {
+			svcs = append(svcs, s)
+		}
+	}
 	slices.SortFunc(svcs, func(a, b *corev1.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	publishNotReady := make(map[serviceKey]bool, len(svcs))
 	for _, s := range svcs {
 		key := serviceKey{s.Namespace, s.Name}
-		z.namespaces[s.Namespace] = struct{}{}
 		z.services[key] = compileService(s, cfg.Zone)
 		publishNotReady[key] = s.Spec.PublishNotReadyAddresses
 	}
 
-	ess := slices.Clone(in.EndpointSlices)
+	var ess []*discoveryv1.EndpointSlice
+	for _, es := range in.EndpointSlices {
+		key := serviceKey{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}
+		z.sliceOwner[es.Namespace+"/"+es.Name] = key
+		if compiles(key) && !cfg.NoEndpoints {
+			ess = append(ess, es)
+		}
+	}
 	slices.SortFunc(ess, func(a, b *discoveryv1.EndpointSlice) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	if cfg.NoEndpoints {
-		ess = nil
-	}
 	for _, es := range ess {
 		key := serviceKey{es.Namespace, es.Labels[discoveryv1.LabelServiceName]}
 		svc := z.services[key]
-		if svc == nil || svc.external != "" {
+		if svc == nil || svc.external != "" || !publishKnown(publishNotReady, key) {
 			continue
 		}
 		svc.endpoints = appendEndpoints(svc.endpoints, es, publishNotReady[key], cfg.EndpointPodNames)
 	}
 
-	// PTRs: every cluster IP first, so a Service's IP is never answered with an
-	// endpoint's name; then one name per (ready endpoint, Service) pair.
+	// PTRs: a cluster IP names its Service (the first by namespace/name if
+	// two claim one); an endpoint IP names each (ready endpoint, Service)
+	// pair, in name order. reverse() asks for cluster IPs first.
 	for _, s := range svcs {
-		svc := z.services[serviceKey{s.Namespace, s.Name}]
-		for _, ip := range svc.clusterIP {
-			if _, taken := z.servicePTR[ip]; !taken {
-				z.servicePTR[ip] = svc.fqdn
+		key := serviceKey{s.Namespace, s.Name}
+		for _, ip := range z.services[key].clusterIP {
+			if owner, taken := z.servicePTR[ip]; !taken || key.less(owner) {
+				z.servicePTR[ip] = key
 			}
 		}
 	}
+	// A cluster IP whose owner went away passes to the next Service that
+	// claims it, if any (only manifests given as they are can have two).
+	for ip := range dropped {
+		if _, ok := z.servicePTR[ip]; ok {
+			continue
+		}
+		for key, svc := range z.services {
+			if owner, taken := z.servicePTR[ip]; slices.Contains(svc.clusterIP, ip) && (!taken || key.less(owner)) {
+				z.servicePTR[ip] = key
+			}
+		}
+	}
+	touched := map[netip.Addr]bool{}
 	for _, s := range svcs {
 		svc := z.services[serviceKey{s.Namespace, s.Name}]
 		svc.endpoints = sortEndpoints(svc.endpoints)
 		for i := range svc.endpoints {
 			ep := &svc.endpoints[i]
 			ep.fqdn = ep.label + "." + svc.fqdn
-			z.endpointPTR[ep.addr] = append(z.endpointPTR[ep.addr], ep.fqdn)
+			// Never append into a list old still uses.
+			list := z.endpointPTR[ep.addr]
+			z.endpointPTR[ep.addr] = append(list[:len(list):len(list)], ep.fqdn)
+			touched[ep.addr] = true
 		}
 	}
+	for addr := range touched {
+		slices.Sort(z.endpointPTR[addr])
+	}
 
+	z.namespaces = make(map[string]struct{}, len(in.Namespaces))
+	for _, ns := range in.Namespaces {
+		z.namespaces[ns.Name] = struct{}{}
+	}
+	for k := range z.services {
+		z.namespaces[k.namespace] = struct{}{}
+	}
 	if cfg.Pods == PodsVerified {
 		z.podIPs = compilePodIPs(in.Pods)
 	}
 	return z
+}
+
+// publishKnown reports whether the Service key was compiled in this build.
+func publishKnown(m map[serviceKey]bool, k serviceKey) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// dropPTRs removes svc's reverse records, copying every list it changes
+// (old zones share them), and notes the cluster IPs it owned.
+func (z *Zone) dropPTRs(key serviceKey, svc *service, dropped map[netip.Addr]bool) {
+	for _, ip := range svc.clusterIP {
+		if z.servicePTR[ip] == key {
+			delete(z.servicePTR, ip)
+			dropped[ip] = true
+		}
+	}
+	for _, ep := range svc.endpoints {
+		list := z.endpointPTR[ep.addr]
+		kept := make([]string, 0, len(list))
+		for _, n := range list {
+			if n != ep.fqdn {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) == 0 {
+			delete(z.endpointPTR, ep.addr)
+		} else {
+			z.endpointPTR[ep.addr] = kept
+		}
+	}
 }
 
 func compileService(s *corev1.Service, zone string) *service {

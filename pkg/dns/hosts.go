@@ -99,7 +99,9 @@ func (h *hostsTable) lookup(qname string, qtype uint16) (r Result, ok bool) {
 		if h.cfg.Fallthrough {
 			return Result{}, false
 		}
-		return Result{Zone: zone, Rcode: mdns.RcodeNameError}, true
+		// CoreDNS answers SERVFAIL here, having no SOA to put in an NXDOMAIN;
+		// we follow RFC 2308 and synthesize one for the plugin's zone.
+		return Result{Zone: zone, Rcode: mdns.RcodeNameError, Ns: []mdns.RR{h.soa(qname, zone)}}, true
 	}
 	r = Result{Zone: zone}
 	switch qtype {
@@ -116,5 +118,20 @@ func (h *hostsTable) lookup(qname string, qtype uint16) (r Result, ok bool) {
 			r.Answer = append(r.Answer, &mdns.PTR{Hdr: hdr(mdns.TypePTR), Ptr: n})
 		}
 	}
+	if len(r.Answer) == 0 {
+		r.Ns = []mdns.RR{h.soa(qname, zone)} // NODATA, also with an SOA
+	}
 	return r, true
+}
+
+// soa is the hosts zone's SOA for a negative answer, owned by the zone in
+// the query's case, its TTL and MINIMUM the hosts TTL.
+func (h *hostsTable) soa(qname, zone string) *mdns.SOA {
+	owner := zone
+	if zone != "." && len(qname) >= len(zone) {
+		owner = qname[len(qname)-len(zone):]
+	}
+	return &mdns.SOA{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeSOA, Class: mdns.ClassINET, Ttl: min(h.cfg.TTL, 300)},
+		Ns: "ns.dns." + strings.TrimPrefix(zone, "."), Mbox: "hostmaster." + strings.TrimPrefix(zone, "."),
+		Serial: 1, Refresh: 7200, Retry: 1800, Expire: 86400, Minttl: h.cfg.TTL}
 }

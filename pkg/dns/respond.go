@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const headerLen = 12
@@ -23,22 +24,31 @@ type outcome struct {
 // respond turns one query packet into its response packet, or nil when no
 // response must be sent (packets too short to hold a header, and responses).
 // It never panics: a panic while answering becomes SERVFAIL.
-func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote net.Addr) (out []byte) {
+func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote net.Addr) []byte {
+	out, _ := s.handle(ctx, raw, proto, remote)
+	return out
+}
+
+// handle is respond that also returns, for a reply that depends only on the
+// query's bytes after the ID and on the state that answered it, an entry the
+// UDP loop may replay for the same bytes (see replay.go); nil otherwise.
+func (s *Server) handle(ctx context.Context, raw []byte, proto string, remote net.Addr) (out []byte, replay *replayEntry) {
 	start := s.clock.Now()
 	if len(raw) < headerLen || raw[2]&0x80 != 0 {
-		return nil
+		return nil, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.metrics.panics.Inc()
-			out = headerOnly(raw, mdns.RcodeServerFailure)
+			out, replay = headerOnly(raw, mdns.RcodeServerFailure), nil
 		}
 	}()
 
 	req := new(mdns.Msg)
 	if err := req.Unpack(raw); err != nil {
-		s.count(outcome{zone: "."}, proto, remote, mdns.RcodeFormatError, start)
-		return headerOnly(raw, mdns.RcodeFormatError)
+		out = headerOnly(raw, mdns.RcodeFormatError)
+		s.queryMetrics(outcome{zone: "."}, proto, family(remote), mdns.RcodeFormatError).observe(s.clock.Since(start), len(raw), len(out))
+		return out, nil
 	}
 	st := s.state.Load()
 	reply, o := s.answer(ctx, req, st)
@@ -57,13 +67,15 @@ func (s *Server) respond(ctx context.Context, raw []byte, proto string, remote n
 		reply = errorReply(st.plan, req, mdns.RcodeServerFailure)
 		b, _ = reply.Pack()
 	}
-	s.count(o, proto, remote, reply.Rcode, start)
-	s.metrics.requestSize.WithLabelValues(*s.name.Load(), o.zone, "", proto).Observe(float64(len(raw)))
-	s.metrics.responseSize.WithLabelValues(*s.name.Load(), o.zone, "", proto).Observe(float64(len(b)))
+	qm := s.queryMetrics(o, proto, family(remote), reply.Rcode)
+	qm.observe(s.clock.Since(start), len(raw), len(b))
 	if w := st.plan.cfg.QueryLog; w != nil {
 		logQuery(w, req, reply, proto, remote, len(raw), len(b), s.clock.Since(start))
 	}
-	return b
+	if replayable(st.plan, o, reply) {
+		replay = &replayEntry{reply: b, state: st, metrics: s.sharedMetrics(qm)}
+	}
+	return b, replay
 }
 
 // answer decides the reply to a well-formed message. The stages run in
@@ -261,12 +273,47 @@ func headerOnly(raw []byte, rcode int) []byte {
 	return out
 }
 
-// count records one answered query.
-func (s *Server) count(o outcome, proto string, remote net.Addr, rcode int, start time.Time) {
+// queryMetrics are the metric series one query is counted in. Looking them
+// up hashes their labels; a replayed reply keeps them and only counts.
+type queryMetrics struct {
+	requests, responses              prometheus.Counter
+	duration, requestSize, replySize prometheus.Observer
+}
+
+func (s *Server) queryMetrics(o outcome, proto, fam string, rcode int) queryMetrics {
 	name := *s.name.Load()
-	s.metrics.requests.WithLabelValues(name, o.zone, "", proto, family(remote), typeLabel(o.qtype)).Inc()
-	s.metrics.responses.WithLabelValues(name, o.zone, "", rcodeLabel(rcode), o.plugin).Inc()
-	s.metrics.duration.WithLabelValues(name, o.zone, "", typeLabel(o.qtype)).Observe(s.clock.Since(start).Seconds())
+	m := s.metrics
+	return queryMetrics{
+		requests:    m.requests.WithLabelValues(name, o.zone, "", proto, fam, typeLabel(o.qtype)),
+		responses:   m.responses.WithLabelValues(name, o.zone, "", rcodeLabel(rcode), o.plugin),
+		duration:    m.duration.WithLabelValues(name, o.zone, "", typeLabel(o.qtype)),
+		requestSize: m.requestSize.WithLabelValues(name, o.zone, "", proto),
+		replySize:   m.responseSize.WithLabelValues(name, o.zone, "", proto),
+	}
+}
+
+// sharedMetrics interns q, so the many replay entries with one set of
+// labels hold one pointer instead of five interfaces each.
+func (s *Server) sharedMetrics(q queryMetrics) *queryMetrics {
+	s.internMu.Lock()
+	defer s.internMu.Unlock()
+	if p, ok := s.interned[q]; ok {
+		return p
+	}
+	if s.interned == nil {
+		s.interned = map[queryMetrics]*queryMetrics{}
+	}
+	p := &q
+	s.interned[q] = p
+	return p
+}
+
+func (q queryMetrics) observe(d time.Duration, reqSize, replySize int) {
+	q.requests.Inc()
+	q.responses.Inc()
+	q.duration.Observe(d.Seconds())
+	q.requestSize.Observe(float64(reqSize))
+	q.replySize.Observe(float64(replySize))
 }
 
 // family is CoreDNS's label for the client's address family: 1 IPv4, 2 IPv6.

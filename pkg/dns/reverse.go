@@ -19,8 +19,8 @@ func (a answerer) reverse(lower string) Result {
 		return a.nxdomain()
 	}
 	var names []string
-	if name, ok := a.z.servicePTR[ip]; ok {
-		names = []string{name}
+	if key, ok := a.z.servicePTR[ip]; ok {
+		names = []string{a.z.services[key].fqdn}
 	} else {
 		names = a.z.endpointPTR[ip]
 	}

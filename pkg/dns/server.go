@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,17 @@ type Server struct {
 	// the programming-latency histogram.
 	pendingMu sync.Mutex
 	pending   []change
+	// dirty names the Services changed since the last rebuild began, and
+	// dirtySlices the EndpointSlices ("namespace/name"), whose former
+	// Service must be recompiled too. Namespaces and pods are read whole by
+	// every rebuild.
+	dirty       map[ServiceKey]bool
+	dirtySlices map[string]bool
+
+	// interned are the metric series replay entries count in (bounded by
+	// the label combinations: zones × types × rcodes × plugins × families).
+	internMu sync.Mutex
+	interned map[queryMetrics]*queryMetrics
 }
 
 // change is one relevant event: when it was seen, and CoreDNS's
@@ -116,6 +128,18 @@ func (s *Server) noteChange(e source.Event) {
 	s.pendingMu.Lock()
 	if len(s.pending) < maxPending {
 		s.pending = append(s.pending, c)
+	}
+	if s.dirty == nil {
+		s.dirty, s.dirtySlices = map[ServiceKey]bool{}, map[string]bool{}
+	}
+	switch o := e.Object.(type) {
+	case *corev1.Service:
+		s.dirty[ServiceKey{o.Namespace, o.Name}] = true
+	case *discoveryv1.EndpointSlice:
+		s.dirty[ServiceKey{o.Namespace, o.Labels[discoveryv1.LabelServiceName]}] = true
+		// The Service it fed before is looked up in the zone the update
+		// starts from, which may be newer than the zone now.
+		s.dirtySlices[o.Namespace+"/"+o.Name] = true
 	}
 	s.pendingMu.Unlock()
 }
@@ -235,7 +259,7 @@ func (s *Server) Apply(cfg ServerConfig) error {
 	defer s.applyMu.Unlock()
 	next := &state{plan: p}
 	if s.state.Load().zone != nil {
-		next.zone = s.compile(p.cfg.Config)
+		next.zone = s.compile(p.cfg.Config, nil, nil)
 	}
 	s.state.Store(next)
 	return nil
@@ -322,19 +346,32 @@ func (s *Server) rebuild() {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.pendingMu.Lock()
-	done := s.pending
-	s.pending = nil
+	done, dirty, dirtySlices := s.pending, s.dirty, s.dirtySlices
+	s.pending, s.dirty, s.dirtySlices = nil, nil, nil
 	s.pendingMu.Unlock()
-	p := s.state.Load().plan
-	s.state.Store(&state{zone: s.compile(p.cfg.Config), plan: p})
+	cur := s.state.Load()
+	var changed []ServiceKey
+	if cur.zone != nil {
+		for k := range dirty {
+			changed = append(changed, k)
+		}
+		for key := range dirtySlices {
+			ns, name, _ := strings.Cut(key, "/")
+			if owner, ok := cur.zone.OwnerOf(ns, name); ok {
+				changed = append(changed, owner)
+			}
+		}
+	}
+	s.state.Store(&state{zone: s.compile(cur.plan.cfg.Config, cur.zone, changed), plan: cur.plan})
 	now := s.clock.Now()
 	for _, c := range done {
 		s.metrics.programming.WithLabelValues(c.kind).Observe(now.Sub(c.at).Seconds())
 	}
 }
 
-// compile lists the source and compiles a zone for cfg.
-func (s *Server) compile(cfg Config) *Zone {
+// compile lists the source and compiles a zone for cfg: from scratch, or
+// from old recompiling only the changed Services.
+func (s *Server) compile(cfg Config, old *Zone, changed []ServiceKey) *Zone {
 	start := s.clock.Now()
 	in := Inputs{Config: cfg, Serial: s.serial(start)}
 	for _, o := range s.src.List(source.Service) {
@@ -359,7 +396,7 @@ func (s *Server) compile(cfg Config) *Zone {
 			}
 		}
 	}
-	z := Compile(in)
+	z := Update(old, in, changed)
 	s.metrics.zoneBuilds.Inc()
 	s.metrics.zoneBuildDur.Observe(s.clock.Since(start).Seconds())
 	return z

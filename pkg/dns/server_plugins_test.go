@@ -180,6 +180,31 @@ func TestServerHostsAndRewrite(t *testing.T) {
 	}
 }
 
+func TestServerHostsNegativeAnswersCarryAnSOA(t *testing.T) {
+	ts := startServer(t, source.NewStatic(clusterObjects()...), ServerConfig{Hosts: &HostsConfig{Lines: []string{"192.0.2.10 db.corp.internal"}, Zones: []string{"corp.internal"}, TTL: 60}})
+	cases := []struct {
+		name, qname string
+		qtype       uint16
+		rcode       int
+		ns          string
+	}{
+		{"a name hosts does not list is NXDOMAIN with the hosts zone's SOA (RFC 2308; CoreDNS: SERVFAIL)", "nope.corp.internal.", mdns.TypeA, mdns.RcodeNameError,
+			"corp.internal. 60 IN SOA ns.dns.corp.internal. hostmaster.corp.internal. 1 7200 1800 86400 60"},
+		{"a listed name asked for a type it lacks is NODATA with the SOA", "db.corp.internal.", mdns.TypeAAAA, mdns.RcodeSuccess,
+			"corp.internal. 60 IN SOA ns.dns.corp.internal. hostmaster.corp.internal. 1 7200 1800 86400 60"},
+		{"names outside the hosts zones are not hosts' to answer", "backend.default.svc.cluster.local.", mdns.TypeAAAA, mdns.RcodeSuccess,
+			"cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. "}, // the serial is the rebuild's time
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := exchange(t, "udp", ts.addr, query(tc.qname, tc.qtype))
+			if r.Rcode != tc.rcode || len(r.Answer) != 0 || len(r.Ns) != 1 || !strings.HasPrefix(zoneLines(r.Ns)[0], tc.ns) {
+				t.Errorf("rcode %s answer %q authority %q, want %s and authority %q", mdns.RcodeToString[r.Rcode], zoneLines(r.Answer), zoneLines(r.Ns), mdns.RcodeToString[tc.rcode], tc.ns)
+			}
+		})
+	}
+}
+
 func TestServerApplyIsAllOrNothing(t *testing.T) {
 	ts := startServer(t, source.NewStatic(clusterObjects()...), ServerConfig{})
 	q := query("backend.default.svc.cluster.local.", mdns.TypeA)
@@ -333,4 +358,37 @@ func histogramCount(t *testing.T, g interface {
 		}
 	}
 	return 0
+}
+
+// TestServerReplaysRepliesFaithfully checks the UDP fast path: a repeated
+// query gets the same reply under its own ID, counted in the metrics like any
+// other, and a change to the zone is never answered from a replay.
+func TestServerReplaysRepliesFaithfully(t *testing.T) {
+	src := source.NewStatic(clusterObjects()...)
+	ts := startServer(t, src, ServerConfig{})
+	var first *mdns.Msg
+	for i := range 5 {
+		m := query("backend.default.svc.cluster.local.", mdns.TypeA)
+		m.Id = uint16(1000 + i)
+		r := exchange(t, "udp", ts.addr, m)
+		if r.Id != m.Id {
+			t.Fatalf("reply id %d to query id %d", r.Id, m.Id)
+		}
+		r.Id = 0
+		if first == nil {
+			first = r
+		} else if r.String() != first.String() {
+			t.Errorf("reply %d differs from the first:\n%s\nvs\n%s", i, r, first)
+		}
+	}
+	// Replays reach the metrics in batches, within flushEvery.
+	waitFor(t, "all five queries counted", func() bool {
+		return counterValue(t, ts.reg, "coredns_dns_requests_total") == 5 &&
+			histogramCount(t, ts.reg, "coredns_dns_request_duration_seconds", "A") == 5
+	})
+	src.Set(clusterIPService("default", "backend", []string{"10.96.0.77"}, tcpPort("http", 80)))
+	waitFor(t, "the new address, not a replayed old one", func() bool {
+		r := exchange(t, "udp", ts.addr, query("backend.default.svc.cluster.local.", mdns.TypeA))
+		return len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "10.96.0.77")
+	})
 }

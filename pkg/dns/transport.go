@@ -75,6 +75,16 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 }
 
 func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
+	uc, ok := conn.(*net.UDPConn)
+	if !ok {
+		return s.servePacketConn(ctx, conn)
+	}
+	return s.serveUDPBatches(ctx, uc)
+}
+
+// servePacketConn serves a PacketConn that is not a *net.UDPConn (tests may
+// wrap one): every query takes the full path.
+func (s *Server) servePacketConn(ctx context.Context, conn net.PacketConn) error {
 	buf := make([]byte, 65535)
 	for {
 		n, addr, err := conn.ReadFrom(buf)
@@ -89,7 +99,6 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
 			return err
 		}
 		if resp := s.respond(ctx, buf[:n], "udp", addr); resp != nil {
-			// A failed write loses one answer; the client retries.
 			_, _ = conn.WriteTo(resp, addr)
 		}
 	}

@@ -13,16 +13,23 @@ type Zone struct {
 	// namespaces that exist: from Namespace objects and from any Service.
 	namespaces map[string]struct{}
 	services   map[serviceKey]*service
-	// servicePTR maps a cluster IP to its Service's name (the first Service
+	// servicePTR maps a cluster IP to its Service (the first Service
 	// by namespace/name, as CoreDNS answers a single name).
-	servicePTR map[netip.Addr]string
+	servicePTR map[netip.Addr]serviceKey
 	// endpointPTR maps an endpoint IP to one name per (endpoint, Service).
 	endpointPTR map[netip.Addr][]string
 	// podIPs holds running pods' IPs per namespace; PodsVerified only.
 	podIPs map[string]map[netip.Addr]struct{}
+	// sliceOwner maps an EndpointSlice ("namespace/name") to the Service its
+	// label named, for updates after the label changes.
+	sliceOwner map[string]serviceKey
 }
 
 type serviceKey struct{ namespace, name string }
+
+func (k serviceKey) less(o serviceKey) bool {
+	return k.namespace < o.namespace || (k.namespace == o.namespace && k.name < o.name)
+}
 
 // service is what DNS needs of a Service and its EndpointSlices.
 type service struct {

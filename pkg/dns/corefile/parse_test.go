@@ -1,7 +1,6 @@
 package corefile
 
 import (
-	"errors"
 	"io/fs"
 	"strings"
 	"testing"
@@ -181,5 +180,4 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 			}
 		})
 	}
-	_ = errors.New
 }
