@@ -136,7 +136,7 @@ func (e *env) traceFromPod(cmd *cobra.Command, name, from, qtype string) error {
 		return err
 	}
 	pod := o.(*corev1.Pod)
-	sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), pod))
+	sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), pod.Spec.NodeName), pod))
 	if !alive {
 		return fmt.Errorf("pod %s/%s has no running sandbox", ns, podName)
 	}

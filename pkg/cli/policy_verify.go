@@ -70,7 +70,7 @@ no SCTP sockets. A pod's connections to itself are not probed.`,
 			netns := map[string]string{}
 			for _, o := range objs {
 				if p, ok := o.(*corev1.Pod); ok {
-					if sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.PodsDir(e.stateDir()), p)); alive {
+					if sb, alive := sandbox.Load(nodeagent.SandboxDir(lab.NodePodsDir(e.stateDir(), p.Spec.NodeName), p)); alive {
 						netns[source.Key(p)] = sb.NetnsPath()
 					}
 				}
