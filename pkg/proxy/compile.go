@@ -20,8 +20,8 @@ import (
 type Inputs struct {
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
-	// NodeName is the node this table is for (kept for the Local traffic
-	// policies, which are not compiled yet).
+	// NodeName is the node this table is for: Local traffic policies use
+	// the endpoints whose EndpointSlice nodeName is this one.
 	NodeName string
 	// ServiceCIDRs are the ClusterIP ranges; unallocated addresses in them are
 	// dropped instead of being routed on.
@@ -58,7 +58,7 @@ func Compile(in Inputs) *Ruleset {
 		}
 		sl := bySvc[svc.Namespace+"/"+svc.Name]
 		for i := range svc.Spec.Ports {
-			addServicePort(r, in, svc, &svc.Spec.Ports[i], usableEndpoints(portEndpoints(sl, &svc.Spec.Ports[i])))
+			addServicePort(r, in, svc, &svc.Spec.Ports[i], portEndpoints(sl, &svc.Spec.Ports[i]))
 		}
 	}
 	return r
@@ -87,8 +87,9 @@ func restrictNodePorts(r *Ruleset, ips []netip.Addr) {
 }
 
 // addServicePort compiles one port of one Service: map entries that send its
-// addresses to its chains, or to reject-chain when it has no endpoints.
-func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.ServicePort, eps []endpoint) {
+// addresses to its chains, or to reject-chain (no endpoints at all) or drop
+// (a Local traffic policy with no endpoint on this node), as kube-proxy does.
+func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.ServicePort, all []endpoint) {
 	spn := servicePortName(svc, port)
 	proto := strings.ToLower(string(port.Protocol))
 	if proto == "" {
@@ -101,48 +102,148 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 	if port.NodePort != 0 && (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer) {
 		nodePort = strconv.Itoa(int(port.NodePort))
 	}
-
 	for _, ip := range clusterIPs {
 		r.Sets[clusterIPsSet].add([]string{ip})
 	}
 
-	if len(eps) == 0 {
-		// Refuse at once (TCP reset / ICMP unreachable) instead of letting
-		// the connection time out.
-		verdict := "goto " + rejectChain
-		for _, ip := range append(clusterIPs, external...) {
-			r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, verdict)
-		}
-		if nodePort != "" {
-			r.Sets[noEndpointNodePortsMap].add([]string{proto, nodePort}, verdict)
-		}
-		return
+	// kube-proxy's CategorizeEndpoints: the cluster-wide usable endpoints,
+	// and those on this node, each falling back to serving-terminating ones.
+	clusterEps := usableEndpoints(all)
+	localEps := usableEndpoints(onNode(all, in.NodeName))
+	internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
+	externalLocal := (len(external) > 0 || nodePort != "") && svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	internalEps, externalEps := clusterEps, clusterEps
+	if internalLocal {
+		internalEps = localEps
+	}
+	if externalLocal {
+		externalEps = localEps
+	}
+	// No endpoint anywhere: refuse at once (TCP reset / ICMP unreachable)
+	// instead of letting the connection time out. Endpoints elsewhere but
+	// none here under a Local policy: drop, as kube-proxy does.
+	noEndpoints := "goto " + rejectChain
+	if len(clusterEps) > 0 {
+		noEndpoints = "drop"
 	}
 
-	svcChain := serviceChainName(spn)
-	addServiceChain(r, in, svc, spn, svcChain, proto, portStr, clusterIPs, eps)
-	for _, ip := range clusterIPs {
-		r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+svcChain)
+	timeout, affinity := affinityTimeout(svc)
+	used := map[string]endpoint{}
+	chainFor := func(local bool) string {
+		eps, name := clusterEps, serviceChainName(spn)
+		if local {
+			eps, name = localEps, localChainName(spn)
+		}
+		if _, done := r.Chains[name]; !done {
+			addDispatchChain(r, in, spn, name, proto, portStr, clusterIPs, eps, affinity)
+			for _, ep := range eps {
+				used[endpointChainName(spn, ep)] = ep
+			}
+		}
+		return name
 	}
 
-	if len(external) == 0 && nodePort == "" {
-		return
+	if len(internalEps) == 0 {
+		for _, ip := range clusterIPs {
+			r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+		}
+	} else {
+		internal := chainFor(internalLocal)
+		for _, ip := range clusterIPs {
+			r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+internal)
+		}
 	}
-	// Traffic from outside the cluster may go to another node's endpoint,
-	// whose reply must come back through this node: masquerade it.
-	extChain := externalChainName(spn)
-	r.chain(extChain, nil, "jump "+markForMasqueradeChain, "goto "+svcChain)
-	for _, ip := range external {
-		r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+extChain)
+
+	if len(external) > 0 || nodePort != "" {
+		if len(externalEps) == 0 {
+			for _, ip := range external {
+				r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+			}
+			if nodePort != "" {
+				r.Sets[noEndpointNodePortsMap].add([]string{proto, nodePort}, noEndpoints)
+			}
+		} else {
+			extChain := externalChainName(spn)
+			if externalLocal {
+				// Local: the client's address is kept and only this node's
+				// endpoints serve. Pods and the node itself are not external
+				// clients, so they still reach every endpoint (kube-proxy's
+				// short-circuit), the node masqueraded.
+				var rules []string
+				if len(in.ClusterCIDRs) > 0 {
+					rules = append(rules, fmt.Sprintf("ip saddr { %s } goto %s", joinPrefixes(in.ClusterCIDRs), chainFor(false)))
+				}
+				rules = append(rules,
+					"fib saddr type local jump "+markForMasqueradeChain,
+					"fib saddr type local goto "+chainFor(false),
+					"goto "+chainFor(true))
+				r.chain(extChain, nil, rules...)
+			} else {
+				// Cluster: the endpoint may be on another node, whose reply
+				// must come back through this one: masquerade.
+				r.chain(extChain, nil, "jump "+markForMasqueradeChain, "goto "+chainFor(false))
+			}
+			for _, ip := range external {
+				r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+extChain)
+			}
+			if nodePort != "" {
+				r.Sets[serviceNodePortsMap].add([]string{proto, nodePort}, "goto "+extChain)
+			}
+		}
 	}
-	if nodePort != "" {
-		r.Sets[serviceNodePortsMap].add([]string{proto, nodePort}, "goto "+extChain)
+	addFirewall(r, svc, spn, proto, portStr)
+
+	for _, ep := range used {
+		addEndpointChain(r, spn, ep, proto, affinity, timeout)
 	}
 }
 
-// addServiceChain writes the service chain (affinity, then random spreading)
-// and one chain per endpoint.
-func addServiceChain(r *Ruleset, in Inputs, svc *corev1.Service, spn, name, proto, port string, clusterIPs []string, eps []endpoint) {
+// onNode keeps the endpoints on node.
+func onNode(all []endpoint, node string) []endpoint {
+	var out []endpoint
+	for _, e := range all {
+		if node != "" && e.nodeName == node {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// addFirewall enforces loadBalancerSourceRanges on the LoadBalancer's
+// addresses (not on its NodePorts, as in kube-proxy): other sources are
+// dropped before DNAT.
+func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Spec.LoadBalancerSourceRanges) == 0 {
+		return
+	}
+	var lbIPs []string
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		lbIPs = append(lbIPs, ing.IP)
+	}
+	lbIPs = ipv4s(lbIPs)
+	if len(lbIPs) == 0 {
+		return
+	}
+	var ranges []netip.Prefix
+	for _, s := range svc.Spec.LoadBalancerSourceRanges {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil && p.Addr().Is4() {
+			ranges = append(ranges, p)
+		}
+	}
+	name := firewallChainName(spn)
+	if len(ranges) == 0 {
+		r.chain(name, nil, "drop") // only IPv6 ranges: no IPv4 source is allowed
+	} else {
+		r.chain(name, nil, fmt.Sprintf("ip saddr != { %s } drop", joinPrefixes(ranges)))
+	}
+	for _, ip := range lbIPs {
+		r.Sets[firewallIPsMap].add([]string{ip, proto, port}, "goto "+name)
+	}
+}
+
+// addDispatchChain writes a service or local chain: masquerade for
+// off-cluster clients of the ClusterIP, affinity, then random spreading.
+func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
 	var rules []string
 	if len(in.ClusterCIDRs) > 0 {
 		for _, ip := range clusterIPs {
@@ -150,7 +251,6 @@ func addServiceChain(r *Ruleset, in Inputs, svc *corev1.Service, spn, name, prot
 				ip, proto, port, joinPrefixes(in.ClusterCIDRs), markForMasqueradeChain))
 		}
 	}
-	timeout, affinity := affinityTimeout(svc)
 	if affinity {
 		for _, ep := range eps {
 			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySetName(spn, ep), endpointChainName(spn, ep)))
@@ -162,21 +262,23 @@ func addServiceChain(r *Ruleset, in Inputs, svc *corev1.Service, spn, name, prot
 	}
 	rules = append(rules, fmt.Sprintf("numgen random mod %d vmap { %s }", len(eps), strings.Join(arms, " , ")))
 	r.chain(name, nil, rules...)
+}
 
-	for _, ep := range eps {
-		// Hairpin: a pod reaching itself through the service would see a
-		// reply from its own address and drop it, so masquerade that case.
-		epRules := []string{fmt.Sprintf("ip saddr %s jump %s", ep.ip, markForMasqueradeChain)}
-		if affinity {
-			set := affinitySetName(spn, ep)
-			// "dynamic" is explicit because some kernels add it anyway and a
-			// later add with different flags would then fail.
-			r.set(&Set{Name: set, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag}, Timeout: timeout})
-			epRules = append(epRules, fmt.Sprintf("update @%s { ip saddr }", set))
-		}
-		epRules = append(epRules, fmt.Sprintf("meta l4proto %s dnat to %s:%d", proto, ep.ip, ep.port))
-		r.chain(endpointChainName(spn, ep), nil, epRules...)
+// addEndpointChain writes one endpoint's chain: hairpin masquerade, affinity
+// refresh, DNAT.
+func addEndpointChain(r *Ruleset, spn string, ep endpoint, proto string, affinity bool, timeout time.Duration) {
+	// Hairpin: a pod reaching itself through the service would see a reply
+	// from its own address and drop it, so masquerade that case.
+	epRules := []string{fmt.Sprintf("ip saddr %s jump %s", ep.ip, markForMasqueradeChain)}
+	if affinity {
+		set := affinitySetName(spn, ep)
+		// "dynamic" is explicit because some kernels add it anyway and a
+		// later add with different flags would then fail.
+		r.set(&Set{Name: set, Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.DynamicFlag, knftables.TimeoutFlag}, Timeout: timeout})
+		epRules = append(epRules, fmt.Sprintf("update @%s { ip saddr }", set))
 	}
+	epRules = append(epRules, fmt.Sprintf("meta l4proto %s dnat to %s:%d", proto, ep.ip, ep.port))
+	r.chain(endpointChainName(spn, ep), nil, epRules...)
 }
 
 func affinityTimeout(svc *corev1.Service) (time.Duration, bool) {

@@ -49,7 +49,11 @@ func withAffinity(s *corev1.Service, seconds int32) *corev1.Service {
 type sliceEndpoint struct {
 	ip                          string
 	ready, serving, terminating bool
+	node                        string
 }
+
+// on places an endpoint on a node (the slice's nodeName).
+func on(node string, e sliceEndpoint) sliceEndpoint { e.node = node; return e }
 
 func ready(ip string) sliceEndpoint { return sliceEndpoint{ip: ip, ready: true, serving: true} }
 func terminating(ip string) sliceEndpoint {
@@ -79,12 +83,16 @@ func endpointSlice(ns, svc, suffix string, ports []slicePortSpec, eps ...sliceEn
 		s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.name), Protocol: ptr.To(p.proto), Port: ptr.To(p.port)})
 	}
 	for _, e := range eps {
-		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+		ep := discoveryv1.Endpoint{
 			Addresses: []string{e.ip},
 			Conditions: discoveryv1.EndpointConditions{
 				Ready: ptr.To(e.ready), Serving: ptr.To(e.serving), Terminating: ptr.To(e.terminating),
 			},
-		})
+		}
+		if e.node != "" {
+			ep.NodeName = ptr.To(e.node)
+		}
+		s.Endpoints = append(s.Endpoints, ep)
 	}
 	return s
 }

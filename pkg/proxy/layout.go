@@ -32,12 +32,17 @@ func addLayout(r *Ruleset, in Inputs, masqMark string) {
 	}
 	jumpNew := func(chain string) string { return "ct state new jump " + chain }
 
+	// LoadBalancer source ranges are checked before DNAT, in prerouting
+	// and output, on the original destination.
+	r.chain("filter-prerouting", base(knftables.FilterType, knftables.PreroutingHook, filterBeforeDNAT),
+		jumpNew(firewallCheckChain))
+	r.chain(firewallCheckChain, nil, "ip daddr . meta l4proto . th dport vmap @"+firewallIPsMap)
 	r.chain("filter-input", base(knftables.FilterType, knftables.InputHook, filterBeforeDNAT),
 		jumpNew(nodePortEndpointsCheck), jumpNew(serviceEndpointsCheck))
 	r.chain("filter-forward", base(knftables.FilterType, knftables.ForwardHook, filterBeforeDNAT),
 		jumpNew(serviceEndpointsCheck), jumpNew(clusterIPsCheckChain))
 	r.chain("filter-output", base(knftables.FilterType, knftables.OutputHook, filterBeforeDNAT),
-		jumpNew(serviceEndpointsCheck))
+		jumpNew(serviceEndpointsCheck), jumpNew(firewallCheckChain))
 	r.chain("filter-output-post-dnat", base(knftables.FilterType, knftables.OutputHook, filterAfterDNAT),
 		jumpNew(clusterIPsCheckChain))
 	r.chain("nat-prerouting", base(knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority),
@@ -85,6 +90,7 @@ func addLayout(r *Ruleset, in Inputs, masqMark string) {
 	r.set(&Set{Name: noEndpointServicesMap, Map: true, Type: "ipv4_addr . inet_proto . inet_service : verdict"})
 	r.set(&Set{Name: noEndpointNodePortsMap, Map: true, Type: "inet_proto . inet_service : verdict"})
 	r.set(&Set{Name: clusterIPsSet, Type: "ipv4_addr"})
+	r.set(&Set{Name: firewallIPsMap, Map: true, Type: "ipv4_addr . inet_proto . inet_service : verdict"})
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

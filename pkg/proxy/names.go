@@ -24,6 +24,10 @@ const (
 	noEndpointServicesMap    = "no-endpoint-services"
 	noEndpointNodePortsMap   = "no-endpoint-nodeports"
 	clusterIPsSet            = "cluster-ips"
+	firewallIPsMap           = "firewall-ips"
+	firewallCheckChain       = "firewall-check"
+	localChainPrefix         = "local-"
+	firewallChainPrefix      = "firewall-"
 	chainNameLengthMax       = 256 // NFT_NAME_MAXLEN in the kernel, counting the NUL
 	serviceChainPrefix       = "service-"
 	externalChainPrefix      = "external-"
@@ -62,6 +66,8 @@ func servicePortName(svc *corev1.Service, port *corev1.ServicePort) string {
 
 func serviceChainName(spn string) string  { return hashedName(serviceChainPrefix, spn) }
 func externalChainName(spn string) string { return hashedName(externalChainPrefix, spn) }
+func localChainName(spn string) string    { return hashedName(localChainPrefix, spn) }
+func firewallChainName(spn string) string { return hashedName(firewallChainPrefix, spn) }
 
 func endpointReadable(spn string, ep endpoint) string {
 	return fmt.Sprintf("%s%s%s/%d", spn, endpointChainPortDivider, ep.ip, ep.port)

@@ -63,7 +63,15 @@ func newTracer(t *testing.T, fake *knftables.Fake, local ...string) *tracer {
 func (tr *tracer) fromPod(src, dst, proto string, dport int) []string {
 	st := traceState{pkt: packet{src, dst, proto, dport}}
 	var out []string
-	for _, s := range tr.hook("nat-prerouting", st) {
+	var pre []traceState
+	for _, s := range tr.hook("filter-prerouting", st) {
+		if s.final == "drop" || s.final == "reject" {
+			out = append(out, s.final)
+			continue
+		}
+		pre = append(pre, tr.hook("nat-prerouting", s)...)
+	}
+	for _, s := range pre {
 		if s.final == "drop" || s.final == "reject" {
 			out = append(out, s.final)
 			continue
@@ -181,6 +189,8 @@ func (tr *tracer) match(w []string, st traceState) (matched bool, rest []string,
 		return true, w[3:], true
 	case hasPrefix(w, "fib", "daddr", "type", "local"):
 		return tr.local[dst], w[4:], true
+	case hasPrefix(w, "fib", "saddr", "type", "local"):
+		return tr.local[st.pkt.src], w[4:], true
 	case hasPrefix(w, "ip", "daddr", ".") || hasPrefix(w, "meta", "l4proto", ".", "th"):
 		return true, w, false // a concatenated vmap lookup: a statement
 	case hasPrefix(w, "ip", "daddr") || hasPrefix(w, "ip", "saddr"):

@@ -312,3 +312,124 @@ spec:
 		t.Errorf("connect to an unallocated ClusterIP should time out (dropped): %s", r)
 	}
 }
+
+// kube-proxy's traffic policies and LoadBalancer source ranges on a 3-node
+// lab, observed from the external host with agnhost's /clientip.
+func TestTrafficPoliciesAcrossNodes(t *testing.T) {
+	l := newLab(t)
+	l.must("up", "--nodes", "3")
+	// One netexec pod, pinned to the first worker.
+	l.mustStdin(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: echo, labels: {app: echo}}
+spec:
+  nodeName: %[1]s-worker
+  containers:
+  - {name: agnhost, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [netexec, --http-port=8080, --udp-port=-1]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: local}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cluster}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: allowed}
+spec:
+  type: LoadBalancer
+  loadBalancerSourceRanges: [172.18.0.100/32]
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: denied}
+spec:
+  type: LoadBalancer
+  loadBalancerSourceRanges: [10.0.0.0/8]
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: internal}
+spec:
+  internalTrafficPolicy: Local
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: far}
+spec:
+  nodeName: %[1]s-worker2
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: near}
+spec:
+  nodeName: %[1]s-worker
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+`, l.name), "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	jp := func(svc, path string) string {
+		return strings.TrimSpace(l.must("get", "svc", svc, "-o", "jsonpath="+path))
+	}
+	var lb map[string]string
+	eventually(t, "LoadBalancer addresses", 10*time.Second, func() error {
+		lb = map[string]string{}
+		for _, s := range []string{"local", "allowed", "denied"} {
+			if lb[s] = jp(s, "{.status.loadBalancer.ingress[0].ip}"); lb[s] == "" {
+				return fmt.Errorf("%s has no EXTERNAL-IP yet", s)
+			}
+		}
+		return nil
+	})
+	external := func(url string) result {
+		return l.run("exec", "--external", "--", "curl", "-sS", "-m", "2", url)
+	}
+	host := func(clientip string) string { h, _, _ := strings.Cut(strings.TrimSpace(clientip), ":"); return h }
+
+	// eTP Local: the node with the endpoint serves and sees the external
+	// host's own address; a node without one drops (the client times out).
+	localNP := jp("local", "{.spec.ports[0].nodePort}")
+	if r := external("http://172.18.0.3:" + localNP + "/clientip"); r.code != 0 || host(r.out) != "172.18.0.100" {
+		t.Errorf("eTP Local on the endpoint's node should keep the client address 172.18.0.100: %s", r)
+	}
+	if r := external("http://172.18.0.4:" + localNP + "/clientip"); r.code == 0 || !strings.Contains(r.err, "timed out") {
+		t.Errorf("eTP Local on a node without an endpoint should drop: %s", r)
+	}
+	// eTP Cluster: every node serves, the client is masqueraded to a node
+	// address when the endpoint is elsewhere.
+	clusterNP := jp("cluster", "{.spec.ports[0].nodePort}")
+	if r := external("http://172.18.0.4:" + clusterNP + "/clientip"); r.code != 0 || host(r.out) != "172.18.0.4" {
+		t.Errorf("eTP Cluster through another node should be masqueraded to that node (172.18.0.4): %s", r)
+	}
+	// Source ranges on the LoadBalancer address.
+	if r := external("http://" + lb["allowed"] + "/hostname"); r.code != 0 || strings.TrimSpace(r.out) != "echo" {
+		t.Errorf("a client inside loadBalancerSourceRanges should be served: %s", r)
+	}
+	if r := external("http://" + lb["denied"] + "/hostname"); r.code == 0 {
+		t.Errorf("a client outside loadBalancerSourceRanges should be dropped: %s", r)
+	}
+	// iTP Local: a pod on the endpoint's node is served, one elsewhere is not.
+	if r := l.run("exec", "near", "--", "wget", "-qO-", "-T", "2", "internal/hostname"); r.code != 0 || strings.TrimSpace(r.out) != "echo" {
+		t.Errorf("iTP Local from the endpoint's node: %s", r)
+	}
+	if r := l.run("exec", "far", "--", "wget", "-qO-", "-T", "2", "internal/hostname"); r.code == 0 {
+		t.Errorf("iTP Local from a node without an endpoint should get nothing: %s", r)
+	}
+}
