@@ -168,6 +168,7 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix(clusterCIDR)},
 		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(i))},
 		Logger:       nodeLog,
+		Conntrack:    proxy.NewConntrackInNetns(nodeNetns),
 	}, reg)
 	var lns []net.Listener
 	for _, port := range []int{proxyMetricsPort, proxyHealthzPort} {

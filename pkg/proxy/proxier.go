@@ -31,6 +31,9 @@ type Config struct {
 	Clock clock.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Conntrack, when set, has stale UDP flows deleted after each sync
+	// (NewConntrackInNetns for a lab node).
+	Conntrack Conntrack
 }
 
 const (
@@ -194,7 +197,17 @@ func (p *Proxier) sync(ctx context.Context) error {
 	p.pendingSince = time.Time{} // changes from now on start a new wait
 	p.mu.Unlock()
 
-	err := p.applier.Apply(ctx, Compile(p.inputs()))
+	in := p.inputs()
+	err := p.applier.Apply(ctx, Compile(in))
+	if err == nil && p.cfg.Conntrack != nil && hasUDP(in) {
+		// After the rules: a flow deleted earlier could be re-created by
+		// the old rules before the new ones are in.
+		if n, cerr := p.cfg.Conntrack.DeleteUDP(staleUDP(in)); cerr != nil {
+			p.log.Warn("deleting stale UDP conntrack entries", "err", cerr)
+		} else if n > 0 {
+			p.log.Debug("deleted stale UDP conntrack entries", "count", n)
+		}
+	}
 	if err != nil {
 		p.mu.Lock()
 		if p.pendingSince.IsZero() || since.Before(p.pendingSince) {
