@@ -2,7 +2,6 @@ package dns
 
 import (
 	"bytes"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,7 @@ import (
 	"github.com/podnet/podnet/pkg/source"
 )
 
-// countingUpstream is a UDP DNS server on 127.0.0.1 that counts queries and
+// countingUpstream is a DNS server on 127.0.0.1 that counts queries and
 // answers by the first label: "nx" NXDOMAIN with an SOA (TTL 60, MINIMUM 10),
 // "nosoa" NXDOMAIN without one, "fail" SERVFAIL, anything else A 192.0.2.53
 // with TTL 60.
@@ -44,14 +43,7 @@ func countingUpstream(t *testing.T) (string, *atomic.Int64) {
 		}
 		_ = w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	us := &mdns.Server{PacketConn: pc, Handler: h}
-	go func() { _ = us.ActivateAndServe() }()
-	t.Cleanup(func() { _ = us.Shutdown() })
-	return pc.LocalAddr().String(), &n
+	return fakeServer(t, h), &n
 }
 
 func TestServerCache(t *testing.T) {

@@ -5,7 +5,6 @@ package dns
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -90,13 +89,10 @@ func (s *Server) serveUDPBatches(ctx context.Context, uc *net.UDPConn) error {
 			err = errno
 		}
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+			if retry, err := readError(ctx, err); !retry {
+				return err
 			}
-			if errno == syscall.EINTR {
-				continue
-			}
-			return err
+			continue
 		}
 		k := 0
 		for i := range n {

@@ -4,7 +4,6 @@ package dns
 
 import (
 	"context"
-	"errors"
 	"net"
 
 	"golang.org/x/net/ipv4"
@@ -46,14 +45,10 @@ func (s *Server) serveUDPBatches(ctx context.Context, uc *net.UDPConn) error {
 	for {
 		n, err := bc.ReadBatch(reads, 0)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if retry, err := readError(ctx, err); !retry {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+			continue
 		}
 		writes = writes[:0]
 		for i := range n {

@@ -43,16 +43,27 @@ func files(m map[string]string) Options {
 	}}
 }
 
+type check struct {
+	what      string
+	got, want any
+}
+
+func checkAll(t *testing.T, checks []check) {
+	t.Helper()
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
+		}
+	}
+}
+
 func TestParseKubeadmCorefile(t *testing.T) {
 	c, err := Parse(kubeadm, files(map[string]string{"/etc/resolv.conf": "search x\nnameserver 10.0.0.53\n"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.Server
-	checks := []struct {
-		what      string
-		got, want any
-	}{
+	checks := []check{
 		{"listen", c.Listen, ":53"},
 		{"zone", s.Zone, "cluster.local"},
 		{"reverse zones", strings.Join(s.ReverseZones, " "), "in-addr.arpa ip6.arpa"},
@@ -70,11 +81,7 @@ func TestParseKubeadmCorefile(t *testing.T) {
 		{"queries not logged", s.QueryLog == nil, true},
 		{"loadbalance", s.LoadBalance, true},
 	}
-	for _, ch := range checks {
-		if ch.got != ch.want {
-			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
-		}
-	}
+	checkAll(t, checks)
 }
 
 func TestParseOptions(t *testing.T) {
@@ -105,10 +112,7 @@ dns://.:1053 {
 		t.Fatal(err)
 	}
 	s := c.Server
-	checks := []struct {
-		what      string
-		got, want any
-	}{
+	checks := []check{
 		{"listen", c.Listen, ":1053"},
 		{"zone", s.Zone, "corp.example"},
 		{"no reverse zones", len(s.ReverseZones), 0},
@@ -132,11 +136,7 @@ dns://.:1053 {
 		{"no cache without the plugin", s.Cache == nil, true},
 		{"kubernetes without pods is disabled, as CoreDNS", true, true},
 	}
-	for _, ch := range checks {
-		if ch.got != ch.want {
-			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
-		}
-	}
+	checkAll(t, checks)
 	if c2, err := Parse(".:53 {\n kubernetes cluster.local\n}\n", files(nil)); err != nil || c2.Server.Pods != dns.PodsDisabled || *c2.Server.TTL != 5 {
 		t.Errorf("a bare kubernetes block should take CoreDNS's defaults (pods disabled, ttl 5): %+v %v", c2, err)
 	}
