@@ -153,11 +153,7 @@ func BenchmarkProgrammingLatency(b *testing.B) {
 // pack, count), without sockets or the replay cache; allocations per query
 // are reported.
 func BenchmarkHandle(b *testing.B) {
-	s, err := NewServer(source.NewStatic(scaleObjects(1000, 10)...), ServerConfig{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.rebuild()
+	s := syncedServer(b, scaleObjects(1000, 10))
 	m := query("svc1.ns1.svc.cluster.local.", mdns.TypeA)
 	m.SetEdns0(1232, false)
 	raw, err := m.Pack()
@@ -177,11 +173,7 @@ func BenchmarkHandle(b *testing.B) {
 // BenchmarkReplay is the UDP fast path for a query answered before: the
 // replay cache lookup, the copy under the new ID and the counting.
 func BenchmarkReplay(b *testing.B) {
-	s, err := NewServer(source.NewStatic(scaleObjects(1000, 10)...), ServerConfig{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.rebuild()
+	s := syncedServer(b, scaleObjects(1000, 10))
 	m := query("svc1.ns1.svc.cluster.local.", mdns.TypeA)
 	raw, _ := m.Pack()
 	from := netip.MustParseAddrPort("127.0.0.1:5353")
@@ -195,4 +187,16 @@ func BenchmarkReplay(b *testing.B) {
 			b.Fatal("no reply")
 		}
 	}
+}
+
+// syncedServer is a Server over objs with its first zone built and no
+// sockets.
+func syncedServer(b *testing.B, objs []source.Object) *Server {
+	b.Helper()
+	s, err := NewServer(source.NewStatic(objs...), ServerConfig{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.rebuild()
+	return s
 }
