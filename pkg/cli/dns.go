@@ -71,6 +71,9 @@ func dnsServe(ctx context.Context, args []string, logw io.Writer) error {
 	fs.StringVar(&f.ready, "ready", "", "address for /ready (default: the Corefile's, else :8181 in a lab)")
 	fs.StringVar(&f.metrics, "metrics", "", "address for /metrics (default: the Corefile's, else :9153 in a lab)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if f.api == "" && len(f.files) == 0 {
