@@ -384,3 +384,33 @@ func TestServerReplaysRepliesFaithfully(t *testing.T) {
 		return len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "10.96.0.77")
 	})
 }
+
+// TestServerStubDomains: a stub domain's names go to its own upstream, the
+// most specific zone winning; other names keep the root's upstream.
+func TestServerStubDomains(t *testing.T) {
+	root, rootAsked := countingUpstream(t)
+	stub, stubAsked := countingUpstream(t)
+	ts := startServer(t, source.NewStatic(clusterObjects()...), ServerConfig{Upstreams: []string{root},
+		Stubs: []Stub{{Zone: "consul.local", Upstreams: []string{stub}}, {Zone: "special.default.svc.cluster.local", Upstreams: []string{stub}}}})
+	cases := []struct {
+		name, qname      string
+		wantRoot, wantSt int64
+	}{
+		{"a name in the stub domain goes to the stub's upstream", "web.service.consul.local.", 0, 1},
+		{"the stub zone itself goes there too", "consul.local.", 0, 2},
+		{"a name outside it goes to the root's upstream", "www.example.com.", 1, 2},
+		{"a stub zone inside the cluster zone wins over it, being more specific", "special.default.svc.cluster.local.", 1, 3},
+		{"cluster names stay the cluster's", "backend.default.svc.cluster.local.", 1, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := exchange(t, "udp", ts.addr, query(tc.qname, mdns.TypeA))
+			if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Errorf("rcode %s answer %q", mdns.RcodeToString[r.Rcode], zoneLines(r.Answer))
+			}
+			if rootAsked.Load() != tc.wantRoot || stubAsked.Load() != tc.wantSt {
+				t.Errorf("root upstream asked %d times, stub %d; want %d and %d", rootAsked.Load(), stubAsked.Load(), tc.wantRoot, tc.wantSt)
+			}
+		})
+	}
+}
