@@ -162,7 +162,18 @@ func loadCorefile(src source.Source, f serveFlags) (*corefile.Config, string, er
 		c.Server.Config.Zone = f.domain
 		return c, "", nil
 	}
-	c, err := corefile.Parse(text, corefile.Options{})
+	opts := corefile.Options{}
+	if f.api != "" && len(f.files) == 0 {
+		// In a lab pod /etc/resolv.conf is the host's: forwarding there
+		// would send lab traffic out of the lab.
+		opts.ReadFile = func(path string) ([]byte, error) {
+			if path == "/etc/resolv.conf" {
+				return nil, errors.New("the lab's DNS pods do not forward to the host's resolvers (no lab traffic leaves the lab); forward to a resolver running inside the lab")
+			}
+			return os.ReadFile(path)
+		}
+	}
+	c, err := corefile.Parse(text, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", origin, err)
 	}
