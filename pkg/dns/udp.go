@@ -71,14 +71,16 @@ func (s *Server) startFlusher(ctx context.Context, caches *[2]replayCache) func(
 			case <-ctx.Done():
 				return
 			case <-t.C():
-				caches[0].flush()
-				caches[1].flush()
+				st := s.state.Load()
+				caches[0].flush(st)
+				caches[1].flush(st)
 			}
 		}
 	}()
 	return func() {
 		t.Stop()
-		caches[0].flush()
-		caches[1].flush()
+		st := s.state.Load()
+		caches[0].flush(st)
+		caches[1].flush(st)
 	}
 }
