@@ -71,6 +71,9 @@ func dnsServe(ctx context.Context, args []string, logw io.Writer) error {
 	fs.StringVar(&f.ready, "ready", "", "address for /ready (default: the Corefile's, else :8181 in a lab)")
 	fs.StringVar(&f.metrics, "metrics", "", "address for /metrics (default: the Corefile's, else :9153 in a lab)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if f.api == "" && len(f.files) == 0 {
@@ -159,7 +162,18 @@ func loadCorefile(src source.Source, f serveFlags) (*corefile.Config, string, er
 		c.Server.Config.Zone = f.domain
 		return c, "", nil
 	}
-	c, err := corefile.Parse(text, corefile.Options{})
+	opts := corefile.Options{}
+	if f.api != "" && len(f.files) == 0 {
+		// In a lab pod /etc/resolv.conf is the host's: forwarding there
+		// would send lab traffic out of the lab.
+		opts.ReadFile = func(path string) ([]byte, error) {
+			if path == "/etc/resolv.conf" {
+				return nil, errors.New("the lab's DNS pods do not forward to the host's resolvers (no lab traffic leaves the lab); forward to a resolver running inside the lab")
+			}
+			return os.ReadFile(path)
+		}
+	}
+	c, err := corefile.Parse(text, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", origin, err)
 	}

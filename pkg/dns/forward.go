@@ -60,9 +60,14 @@ func (f *forwarder) exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error
 // forward relays req upstream and returns the upstream's answer under req's
 // ID; SERVFAIL when no upstream answers.
 func (s *Server) forward(ctx context.Context, p *plan, req *mdns.Msg) *mdns.Msg {
+	return s.forwardTo(ctx, p, p.fwd, req)
+}
+
+// forwardTo relays req to f's upstreams.
+func (s *Server) forwardTo(ctx context.Context, p *plan, f *forwarder, req *mdns.Msg) *mdns.Msg {
 	q := req.Copy()
 	q.Id = mdns.Id()
-	resp, err := p.fwd.exchange(ctx, q)
+	resp, err := f.exchange(ctx, q)
 	if err != nil {
 		if w := p.cfg.ErrorLog; w != nil {
 			fmt.Fprintf(w, "[ERROR] plugin/errors: 2 %s %s: %v\n", req.Question[0].Name, mdns.TypeToString[req.Question[0].Qtype], err)
@@ -86,4 +91,31 @@ func (s *Server) chase(ctx context.Context, p *plan, reply *mdns.Msg, target str
 		return
 	}
 	reply.Answer = append(reply.Answer, resp.Answer...)
+}
+
+// Stub is a stub domain: a Corefile server block for a zone other than the
+// root ("consul.local:53 { forward . 10.150.0.1 }"), whose names go to its
+// own upstreams. The longest matching zone wins, as CoreDNS chooses server
+// blocks.
+type Stub struct {
+	Zone      string
+	Upstreams []string
+	ForceTCP  bool
+}
+
+type stub struct {
+	zone string
+	fwd  *forwarder
+}
+
+// stubFor returns the stub domain lower falls in, if it is more specific
+// than the zone of ours (the cluster or reverse zone it is in, or "").
+func (p *plan) stubFor(lower, ours string) *stub {
+	var best *stub
+	for _, st := range p.stubs {
+		if _, in := under(lower, st.zone); in && len(st.zone) > len(ours) && (best == nil || len(st.zone) > len(best.zone)) {
+			best = st
+		}
+	}
+	return best
 }

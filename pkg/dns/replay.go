@@ -73,9 +73,15 @@ func (c *replayCache) count(e *replayEntry, d time.Duration, reqSize int) {
 	}
 }
 
-func (c *replayCache) flush() {
+// flush moves the counts into the metrics and, when st has replaced the
+// state the cache was filled from, drops the entries, which would otherwise
+// keep the old zone alive until the next query.
+func (c *replayCache) flush(st *state) {
 	c.mu.Lock()
 	c.flushLocked()
+	if c.state != nil && c.state != st {
+		c.state, c.entries = nil, nil
+	}
 	c.mu.Unlock()
 }
 

@@ -158,6 +158,10 @@ func (s *Server) resolveName(ctx context.Context, req *mdns.Msg, p *plan, z *Zon
 		// No zone transfers, as CoreDNS without the transfer plugin.
 		return errorReply(p, req, mdns.RcodeRefused), o
 	}
+	if st := p.stubFor(lower, ours); st != nil {
+		o.zone, o.plugin = st.zone, "forward"
+		return s.forwardTo(ctx, p, st.fwd, req), o
+	}
 	if p.hosts != nil {
 		if res, ok := p.hosts.lookup(name, q.Qtype); ok {
 			o.plugin = "hosts"

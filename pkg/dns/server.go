@@ -54,6 +54,8 @@ type ServerConfig struct {
 	ForceTCP bool
 	// Except lists zones never forwarded (forward's "except"): REFUSED.
 	Except []string
+	// Stubs are stub domains with their own upstreams.
+	Stubs []Stub
 	// LoadBalance rotates A and AAAA answers on every reply, as CoreDNS's
 	// loadbalance shuffles them.
 	LoadBalance bool
@@ -181,6 +183,7 @@ type plan struct {
 	hosts    *hostsTable
 	rewrites []Rewrite
 	cache    *cache
+	stubs    []*stub
 	lb       atomic.Uint32 // loadbalance rotation
 }
 
@@ -211,6 +214,16 @@ func newPlan(cfg ServerConfig) (*plan, error) {
 		p.cache = newCache(*cfg.Cache)
 	}
 	p.cfg.Except = canonicalAll(cfg.Except)
+	for _, st := range cfg.Stubs {
+		f, err := newForwarder(st.Upstreams, cfg.ForwardTimeout, st.ForceTCP)
+		if err != nil {
+			return nil, err
+		}
+		if len(f.upstreams) == 0 {
+			return nil, fmt.Errorf("dns: stub domain %q has no upstream", st.Zone)
+		}
+		p.stubs = append(p.stubs, &stub{zone: canonical(st.Zone), fwd: f})
+	}
 	return p, nil
 }
 

@@ -2,7 +2,6 @@ package dns
 
 import (
 	"bytes"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,7 @@ import (
 	"github.com/podnet/podnet/pkg/source"
 )
 
-// countingUpstream is a UDP DNS server on 127.0.0.1 that counts queries and
+// countingUpstream is a DNS server on 127.0.0.1 that counts queries and
 // answers by the first label: "nx" NXDOMAIN with an SOA (TTL 60, MINIMUM 10),
 // "nosoa" NXDOMAIN without one, "fail" SERVFAIL, anything else A 192.0.2.53
 // with TTL 60.
@@ -44,14 +43,7 @@ func countingUpstream(t *testing.T) (string, *atomic.Int64) {
 		}
 		_ = w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	us := &mdns.Server{PacketConn: pc, Handler: h}
-	go func() { _ = us.ActivateAndServe() }()
-	t.Cleanup(func() { _ = us.Shutdown() })
-	return pc.LocalAddr().String(), &n
+	return fakeServer(t, h), &n
 }
 
 func TestServerCache(t *testing.T) {
@@ -391,4 +383,34 @@ func TestServerReplaysRepliesFaithfully(t *testing.T) {
 		r := exchange(t, "udp", ts.addr, query("backend.default.svc.cluster.local.", mdns.TypeA))
 		return len(r.Answer) == 1 && strings.Contains(r.Answer[0].String(), "10.96.0.77")
 	})
+}
+
+// TestServerStubDomains: a stub domain's names go to its own upstream, the
+// most specific zone winning; other names keep the root's upstream.
+func TestServerStubDomains(t *testing.T) {
+	root, rootAsked := countingUpstream(t)
+	stub, stubAsked := countingUpstream(t)
+	ts := startServer(t, source.NewStatic(clusterObjects()...), ServerConfig{Upstreams: []string{root},
+		Stubs: []Stub{{Zone: "consul.local", Upstreams: []string{stub}}, {Zone: "special.default.svc.cluster.local", Upstreams: []string{stub}}}})
+	cases := []struct {
+		name, qname      string
+		wantRoot, wantSt int64
+	}{
+		{"a name in the stub domain goes to the stub's upstream", "web.service.consul.local.", 0, 1},
+		{"the stub zone itself goes there too", "consul.local.", 0, 2},
+		{"a name outside it goes to the root's upstream", "www.example.com.", 1, 2},
+		{"a stub zone inside the cluster zone wins over it, being more specific", "special.default.svc.cluster.local.", 1, 3},
+		{"cluster names stay the cluster's", "backend.default.svc.cluster.local.", 1, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := exchange(t, "udp", ts.addr, query(tc.qname, mdns.TypeA))
+			if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Errorf("rcode %s answer %q", mdns.RcodeToString[r.Rcode], zoneLines(r.Answer))
+			}
+			if rootAsked.Load() != tc.wantRoot || stubAsked.Load() != tc.wantSt {
+				t.Errorf("root upstream asked %d times, stub %d; want %d and %d", rootAsked.Load(), stubAsked.Load(), tc.wantRoot, tc.wantSt)
+			}
+		})
+	}
 }

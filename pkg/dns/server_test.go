@@ -297,6 +297,13 @@ func upstream(t *testing.T) string {
 		}
 		_ = w.WriteMsg(m)
 	})
+	return fakeServer(t, h)
+}
+
+// fakeServer serves h on a 127.0.0.1 port over UDP and TCP until the test
+// ends, and returns the address.
+func fakeServer(t *testing.T, h mdns.Handler) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -82,6 +83,20 @@ func (s *Server) serveUDP(ctx context.Context, conn net.PacketConn) error {
 	return s.serveUDPBatches(ctx, uc)
 }
 
+// readError says what an error from reading or accepting means to a
+// serving loop: stop quietly once ctx has ended (the socket was closed on
+// purpose), retry a timeout or an interrupted call, fail on anything else.
+func readError(ctx context.Context, err error) (retry bool, fatal error) {
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	var ne net.Error
+	if (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, syscall.EINTR) {
+		return true, nil
+	}
+	return false, err
+}
+
 // servePacketConn serves a PacketConn that is not a *net.UDPConn (tests may
 // wrap one): every query takes the full path.
 func (s *Server) servePacketConn(ctx context.Context, conn net.PacketConn) error {
@@ -89,14 +104,10 @@ func (s *Server) servePacketConn(ctx context.Context, conn net.PacketConn) error
 	for {
 		n, addr, err := conn.ReadFrom(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if retry, err := readError(ctx, err); !retry {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+			continue
 		}
 		if resp := s.respond(ctx, buf[:n], "udp", addr); resp != nil {
 			_, _ = conn.WriteTo(resp, addr)
@@ -108,14 +119,10 @@ func (s *Server) serveTCP(ctx context.Context, l net.Listener, wg *sync.WaitGrou
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if retry, err := readError(ctx, err); !retry {
+				return err
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+			continue
 		}
 		wg.Go(func() { s.serveConn(ctx, c) })
 	}

@@ -192,11 +192,20 @@ func podHostname(pod *corev1.Pod) string {
 }
 
 // utsHostname is what `hostname` prints in the pod: the FQDN when
-// setHostnameAsFQDN is true and a subdomain is set.
-func utsHostname(pod *corev1.Pod, clusterDomain string) string {
+// setHostnameAsFQDN is true and a subdomain is set. The kernel takes at most
+// 64 characters, so a longer FQDN fails the sandbox with kubelet's message
+// and the pod waits in ContainerCreating.
+func utsHostname(pod *corev1.Pod, clusterDomain string) (string, error) {
 	h := podHostname(pod)
 	if pod.Spec.SetHostnameAsFQDN != nil && *pod.Spec.SetHostnameAsFQDN && pod.Spec.Subdomain != "" {
-		return fmt.Sprintf("%s.%s.%s.svc.%s", h, pod.Spec.Subdomain, pod.Namespace, clusterDomain)
+		fqdn := fmt.Sprintf("%s.%s.%s.svc.%s", h, pod.Spec.Subdomain, pod.Namespace, clusterDomain)
+		if len(fqdn) > maxHostnameLen {
+			return "", fmt.Errorf("failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too long (%d characters is the max, %d characters requested)", fqdn, maxHostnameLen, len(fqdn))
+		}
+		return fqdn, nil
 	}
-	return h
+	return h, nil
 }
+
+// maxHostnameLen is the kernel's HOST_NAME_MAX plus one, as kubelet counts.
+const maxHostnameLen = 64

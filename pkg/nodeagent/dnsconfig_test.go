@@ -116,14 +116,26 @@ func TestHostsFile(t *testing.T) {
 }
 
 func TestUTSHostname(t *testing.T) {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "default"},
-		Spec: corev1.PodSpec{Hostname: "web-0", Subdomain: "nginx", SetHostnameAsFQDN: ptr.To(true)}}
-	if got := utsHostname(pod, "cluster.local"); got != "web-0.nginx.default.svc.cluster.local" {
-		t.Errorf("setHostnameAsFQDN: hostname %q", got)
+	pod := func(hostname string, fqdn *bool) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "default"},
+			Spec: corev1.PodSpec{Hostname: hostname, Subdomain: "nginx", SetHostnameAsFQDN: fqdn}}
 	}
-	pod.Spec.SetHostnameAsFQDN = nil
-	if got := utsHostname(pod, "cluster.local"); got != "web-0" {
-		t.Errorf("hostname %q", got)
+	cases := []struct {
+		name, want, err string
+		pod             *corev1.Pod
+	}{
+		{"setHostnameAsFQDN makes the FQDN the hostname", "web-0.nginx.default.svc.cluster.local", "", pod("web-0", ptr.To(true))},
+		{"without it the hostname is the short name", "web-0", "", pod("web-0", nil)},
+		{"an FQDN over 64 characters fails as kubelet fails it", "", "FQDN " + strings.Repeat("a", 40) + ".nginx.default.svc.cluster.local is too long (64 characters is the max, 72 characters requested)",
+			pod(strings.Repeat("a", 40), ptr.To(true))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := utsHostname(tc.pod, "cluster.local")
+			if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("got %q, %v; want %q, error containing %q", got, err, tc.want, tc.err)
+			}
+		})
 	}
 }
 

@@ -188,7 +188,11 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	if err := os.WriteFile(filepath.Join(w.dir, sandbox.Hosts), []byte(hostsFile(pod, "", cfg.ClusterDomain)), 0o644); err != nil {
 		return err
 	}
-	sb, err := sandbox.Create(sandbox.Config{Dir: w.dir, Netns: w.a.netnsName(pod), Hostname: utsHostname(pod, cfg.ClusterDomain), Self: cfg.Self})
+	hostname, err := utsHostname(pod, cfg.ClusterDomain)
+	if err != nil {
+		return err
+	}
+	sb, err := sandbox.Create(sandbox.Config{Dir: w.dir, Netns: w.a.netnsName(pod), Hostname: hostname, Self: cfg.Self})
 	if err != nil {
 		return err
 	}

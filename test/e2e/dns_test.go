@@ -207,6 +207,28 @@ func TestDNSSeed003(t *testing.T) {
 		t.Errorf("the DNS pods were replaced (%s → %s): a Corefile change must not restart them", uids, after)
 	}
 
+	// A Corefile podnet refuses is not applied at all: the pods say why,
+	// with the line, and keep answering with the running configuration.
+	bad := strings.Replace(strings.Replace(cm, "ttl 30", "ttl 3", 1), "    prometheus :9153", "    prometheus :9153\n    forward . /etc/resolv.conf", 1)
+	if err := os.WriteFile(cmFile, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.must("apply", "-f", cmFile)
+	pods := strings.Fields(jp("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[*].metadata.name}"))
+	if len(pods) == 0 {
+		t.Fatalf("no DNS pods")
+	}
+	eventually(t, "the DNS pods refuse the Corefile", 15*time.Second, func() error {
+		logs := l.must("logs", "-n", "kube-system", pods[0])
+		if !strings.Contains(logs, "Corefile not reloaded") || !regexp.MustCompile(`Corefile:\d+: forward: reading /etc/resolv.conf: the lab's DNS pods do not forward`).MatchString(logs) {
+			return fmt.Errorf("logs:\n%s", logs)
+		}
+		return nil
+	})
+	if out := dig("nginx.default.svc.cluster.local"); !regexp.MustCompile(`\s7\s+IN\s+A\s`).MatchString(out) {
+		t.Errorf("a refused Corefile changed the answers (ttl 3 applied?):\n%s", out)
+	}
+
 	// Metrics under CoreDNS's names, through the kube-dns Service's metrics port.
 	metrics := l.must("exec", "dnsutils", "--", "curl", "-sS", "--max-time", "5", "http://kube-dns.kube-system.svc.cluster.local:9153/metrics")
 	for _, want := range []string{"coredns_dns_requests_total", `coredns_dns_responses_total{plugin="kubernetes",rcode="NXDOMAIN"`, "coredns_kubernetes_dns_programming_duration_seconds"} {

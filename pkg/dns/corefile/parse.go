@@ -47,21 +47,45 @@ func Parse(text string, opts Options) (*Config, error) {
 	if len(blocks) == 0 {
 		return nil, fmt.Errorf("Corefile: no server block; podnet needs one such as \".:53 { kubernetes cluster.local ... }\"")
 	}
-	if len(blocks) > 1 {
-		return nil, fmt.Errorf("Corefile:%d: a second server block: podnet serves one server block (the root zone \".\"); put stub domains in forward/hosts of the first", blocks[1].line)
-	}
+	// The root block first, whatever its place: stub blocks are checked
+	// against its port and cache.
 	p := &parser{opts: opts, cfg: &Config{}}
-	if err := p.serverBlock(blocks[0]); err != nil {
+	root := -1
+	for i, b := range blocks {
+		zone, _, err := splitKey(b.keys[0].text)
+		if err != nil {
+			return nil, errAt(b.line, "server block key %q: %v", b.keys[0].text, err)
+		}
+		if zone == "." {
+			if root >= 0 {
+				return nil, errAt(b.line, "a second server block for \".\" (the first is on line %d)", blocks[root].line)
+			}
+			root = i
+		}
+	}
+	if root < 0 {
+		return nil, errAt(blocks[0].line, "no server block for the root zone \".\"; podnet needs one such as \".:53 { kubernetes cluster.local ... }\"")
+	}
+	if err := p.serverBlock(blocks[root]); err != nil {
 		return nil, err
+	}
+	p.rootCache = p.cfg.Server.Cache != nil
+	for i, b := range blocks {
+		if i != root {
+			if err := p.stubBlock(b); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return p.cfg, nil
 }
 
 type parser struct {
-	opts     Options
-	cfg      *Config
-	seen     map[string]int
-	haveKube bool
+	opts      Options
+	cfg       *Config
+	seen      map[string]int
+	haveKube  bool
+	rootCache bool // the root block has a cache
 }
 
 func errAt(line int, format string, a ...any) error {
@@ -76,7 +100,7 @@ func (p *parser) serverBlock(b serverBlock) error {
 			return errAt(k.line, "server block key %q: %v", k.text, err)
 		}
 		if zone != "." {
-			return errAt(k.line, "server block zone %q: podnet serves the root zone \".\" only, with the cluster zone inside it (kubernetes %s)", zone, zone)
+			return errAt(k.line, "server block %q: put the root zone \".\" in a block of its own (other zones are stub domains, each in its own block)", k.text)
 		}
 		if port != "" && kport != port {
 			return errAt(k.line, "server block keys name two ports (%s and %s)", port, kport)
@@ -98,6 +122,137 @@ func (p *parser) serverBlock(b serverBlock) error {
 		return errAt(b.line, "the server block has no kubernetes directive; podnet's DNS server is the kubernetes plugin")
 	}
 	return nil
+}
+
+// stubBlock reads a server block for another zone: a stub domain, whose
+// names go to its own upstreams ("consul.local:53 { errors cache 30 forward
+// . 10.150.0.1 }", as in the Kubernetes docs on customizing DNS).
+func (p *parser) stubBlock(b serverBlock) error {
+	stub := dns.Stub{}
+	for _, k := range b.keys {
+		zone, port, err := splitKey(k.text)
+		if err != nil {
+			return errAt(k.line, "server block key %q: %v", k.text, err)
+		}
+		if ":"+port != p.cfg.Listen {
+			return errAt(k.line, "server block %q: podnet serves one port; the root block listens on %s", k.text, p.cfg.Listen)
+		}
+		if zone == "." {
+			return errAt(k.line, "server block %q: the root zone has a block of its own", k.text)
+		}
+		if stub.Zone != "" {
+			return errAt(k.line, "server block %q: a stub-domain block takes one zone", k.text)
+		}
+		stub.Zone = strings.TrimSuffix(strings.ToLower(zone), ".")
+	}
+	s := &p.cfg.Server
+	seen := map[string]int{}
+	for _, d := range b.body {
+		if prev, dup := seen[d.name]; dup {
+			return errAt(d.line, "%s is set twice (first on line %d)", d.name, prev)
+		}
+		seen[d.name] = d.line
+		switch d.name {
+		case "forward":
+			args := texts(d.args)
+			if len(args) < 2 || (args[0] != "." && strings.TrimSuffix(args[0], ".") != stub.Zone) {
+				return errAt(d.line, "forward in a stub domain: \"forward . TO...\"")
+			}
+			ups, err := p.upstreams(d, args[1:])
+			if err != nil {
+				return err
+			}
+			stub.Upstreams = ups
+			for _, o := range d.block {
+				if o.name != "force_tcp" && o.name != "max_concurrent" && o.name != "prefer_udp" {
+					return errAt(o.line, "forward in a stub domain: unsupported option %q", o.name)
+				}
+				stub.ForceTCP = stub.ForceTCP || o.name == "force_tcp"
+			}
+		case "cache":
+			if err := p.stubCache(d, stub.Zone); err != nil {
+				return err
+			}
+		case "errors":
+			s.ErrorLog = os.Stderr
+		case "log":
+			s.QueryLog = os.Stdout
+		default:
+			return errAt(d.line, "%s in a stub domain: podnet reads forward, cache, errors and log there", d.name)
+		}
+	}
+	if stub.Upstreams == nil {
+		return errAt(b.line, "stub domain %s has no forward", stub.Zone)
+	}
+	s.Stubs = append(s.Stubs, stub)
+	return nil
+}
+
+// stubCache adds a stub domain to the server's one cache. With a cache in
+// the root block (parsed first) the root's settings apply; without one, the
+// stub blocks' caches make one for their zones, and must agree on its TTL.
+func (p *parser) stubCache(d directive, zone string) error {
+	if len(d.block) > 0 || len(d.args) > 1 {
+		return errAt(d.line, "cache in a stub domain takes at most a TTL; podnet keeps one cache, set in the root block")
+	}
+	ttl := uint32(0)
+	if len(d.args) == 1 {
+		n, err := strconv.ParseUint(d.args[0].text, 10, 32)
+		if err != nil || n == 0 {
+			return errAt(d.line, "cache: TTL must be a positive number")
+		}
+		ttl = uint32(n)
+	}
+	c := p.cfg.Server.Cache
+	switch {
+	case p.rootCache:
+		if len(c.Zones) > 0 {
+			c.Zones = append(c.Zones, zone)
+		}
+	case c == nil:
+		p.cfg.Server.Cache = &dns.CacheConfig{Zones: []string{zone}, SuccessTTL: ttl, DenialTTL: ttl}
+	case c.SuccessTTL != ttl:
+		return errAt(d.line, "cache: stub domains share one cache, and this TTL differs from another stub domain's")
+	default:
+		c.Zones = append(c.Zones, zone)
+	}
+	return nil
+}
+
+// upstreams reads forward's TO list: IPs, IP:ports, or resolv.conf paths
+// (their nameservers).
+func (p *parser) upstreams(d directive, tos []string) ([]string, error) {
+	var out []string
+	for _, to := range tos {
+		to = strings.TrimPrefix(to, "dns://")
+		if strings.Contains(to, "://") {
+			return nil, errAt(d.line, "forward: %q: only plain DNS upstreams are supported", to)
+		}
+		if strings.HasPrefix(to, "/") {
+			data, err := p.opts.ReadFile(to)
+			if err != nil {
+				return nil, errAt(d.line, "forward: reading %s: %v", to, err)
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+					out = append(out, f[1])
+				}
+			}
+			continue
+		}
+		host := to
+		if h, _, err := net.SplitHostPort(to); err == nil {
+			host = h
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return nil, errAt(d.line, "forward: upstream %q is not an IP address or IP:port", to)
+		}
+		out = append(out, to)
+	}
+	if len(out) > 15 {
+		return nil, errAt(d.line, "forward: more than 15 upstreams")
+	}
+	return out, nil
 }
 
 // splitKey reads "zone:port" (dns:// allowed), defaulting the port to 53.
@@ -298,35 +453,11 @@ func (p *parser) forward(d directive) error {
 	if args[0] != "." {
 		return errAt(d.line, "forward: FROM %q: podnet forwards \".\" (everything outside its zones) only", args[0])
 	}
-	for _, to := range args[1:] {
-		to = strings.TrimPrefix(to, "dns://")
-		if strings.Contains(to, "://") {
-			return errAt(d.line, "forward: %q: only plain DNS upstreams are supported", to)
-		}
-		if strings.HasPrefix(to, "/") {
-			data, err := p.opts.ReadFile(to)
-			if err != nil {
-				return errAt(d.line, "forward: reading %s: %v", to, err)
-			}
-			for _, line := range strings.Split(string(data), "\n") {
-				if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
-					s.Upstreams = append(s.Upstreams, f[1])
-				}
-			}
-			continue
-		}
-		host := to
-		if h, _, err := net.SplitHostPort(to); err == nil {
-			host = h
-		}
-		if _, err := netip.ParseAddr(host); err != nil {
-			return errAt(d.line, "forward: upstream %q is not an IP address or IP:port", to)
-		}
-		s.Upstreams = append(s.Upstreams, to)
+	ups, err := p.upstreams(d, args[1:])
+	if err != nil {
+		return err
 	}
-	if len(s.Upstreams) > 15 {
-		return errAt(d.line, "forward: more than 15 upstreams")
-	}
+	s.Upstreams = append(s.Upstreams, ups...)
 	for _, o := range d.block {
 		args := texts(o.args)
 		switch o.name {

@@ -43,16 +43,27 @@ func files(m map[string]string) Options {
 	}}
 }
 
+type check struct {
+	what      string
+	got, want any
+}
+
+func checkAll(t *testing.T, checks []check) {
+	t.Helper()
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
+		}
+	}
+}
+
 func TestParseKubeadmCorefile(t *testing.T) {
 	c, err := Parse(kubeadm, files(map[string]string{"/etc/resolv.conf": "search x\nnameserver 10.0.0.53\n"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.Server
-	checks := []struct {
-		what      string
-		got, want any
-	}{
+	checks := []check{
 		{"listen", c.Listen, ":53"},
 		{"zone", s.Zone, "cluster.local"},
 		{"reverse zones", strings.Join(s.ReverseZones, " "), "in-addr.arpa ip6.arpa"},
@@ -70,11 +81,7 @@ func TestParseKubeadmCorefile(t *testing.T) {
 		{"queries not logged", s.QueryLog == nil, true},
 		{"loadbalance", s.LoadBalance, true},
 	}
-	for _, ch := range checks {
-		if ch.got != ch.want {
-			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
-		}
-	}
+	checkAll(t, checks)
 }
 
 func TestParseOptions(t *testing.T) {
@@ -105,10 +112,7 @@ dns://.:1053 {
 		t.Fatal(err)
 	}
 	s := c.Server
-	checks := []struct {
-		what      string
-		got, want any
-	}{
+	checks := []check{
 		{"listen", c.Listen, ":1053"},
 		{"zone", s.Zone, "corp.example"},
 		{"no reverse zones", len(s.ReverseZones), 0},
@@ -132,14 +136,46 @@ dns://.:1053 {
 		{"no cache without the plugin", s.Cache == nil, true},
 		{"kubernetes without pods is disabled, as CoreDNS", true, true},
 	}
-	for _, ch := range checks {
-		if ch.got != ch.want {
-			t.Errorf("%s = %v, want %v", ch.what, ch.got, ch.want)
-		}
-	}
+	checkAll(t, checks)
 	if c2, err := Parse(".:53 {\n kubernetes cluster.local\n}\n", files(nil)); err != nil || c2.Server.Pods != dns.PodsDisabled || *c2.Server.TTL != 5 {
 		t.Errorf("a bare kubernetes block should take CoreDNS's defaults (pods disabled, ttl 5): %+v %v", c2, err)
 	}
+}
+
+func TestParseStubDomains(t *testing.T) {
+	c, err := Parse(kubeadm+`
+consul.local:53 {
+    errors
+    cache 30
+    forward . 10.150.0.1 {
+        force_tcp
+    }
+}
+corp.internal:53 {
+    forward . 192.0.2.53:5353 192.0.2.54
+}
+`, files(map[string]string{"/etc/resolv.conf": "nameserver 10.0.0.53\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	checkAll(t, []check{
+		{"two stub domains", len(s.Stubs), 2},
+		{"the first stub's zone", s.Stubs[0].Zone, "consul.local"},
+		{"the first stub's upstream", strings.Join(s.Stubs[0].Upstreams, " "), "10.150.0.1"},
+		{"force_tcp in a stub", s.Stubs[0].ForceTCP, true},
+		{"the second stub's upstreams", strings.Join(s.Stubs[1].Upstreams, " "), "192.0.2.53:5353 192.0.2.54"},
+		{"the root's upstreams stay the root's", strings.Join(s.Upstreams, " "), "10.0.0.53"},
+		{"the root's cache (zones \".\") covers the stubs", len(s.Cache.Zones), 0},
+	})
+	only, err := Parse(".:53 {\n kubernetes cluster.local\n}\nconsul.local {\n cache 30\n forward . 10.150.0.1\n}\n", files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, []check{
+		{"without a root cache the stub's cache covers its zone only", strings.Join(only.Server.Cache.Zones, " "), "consul.local"},
+		{"with the stub's TTL", only.Server.Cache.SuccessTTL, uint32(30)},
+	})
 }
 
 func TestParseErrorsNameTheLine(t *testing.T) {
@@ -155,8 +191,13 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"an unsupported kubernetes option", ".:53 {\n kubernetes cluster.local {\n  namespaces a b\n }\n}", "Corefile:3: kubernetes: option \"namespaces\" is not supported"},
 		{"a missing closing brace", ".:53 {\n kubernetes cluster.local {\n  ttl 30\n}", "Corefile:1: the block opened here is never closed"},
 		{"no kubernetes directive", ".:53 {\n forward . 192.0.2.1\n}", "Corefile:1: the server block has no kubernetes directive"},
-		{"a second server block", ".:53 {\n kubernetes cluster.local\n}\nexample.com:53 {\n forward . 192.0.2.1\n}", "Corefile:4: a second server block"},
-		{"a zone other than the root", "example.com:53 {\n kubernetes cluster.local\n}", "Corefile:1: server block zone \"example.com\""},
+		{"a second root block", ".:53 {\n kubernetes cluster.local\n}\n.:53 {\n forward . 192.0.2.1\n}", "Corefile:4: a second server block for \".\" (the first is on line 1)"},
+		{"no root block", "example.com:53 {\n kubernetes cluster.local\n}", "Corefile:1: no server block for the root zone"},
+		{"the root zone with another in one block", ".:53 example.com:53 {\n kubernetes cluster.local\n}", `Corefile:1: server block "example.com:53": put the root zone`},
+		{"kubernetes in a stub domain", ".:53 {\n kubernetes cluster.local\n}\nconsul.local:53 {\n kubernetes other.local\n}", "Corefile:5: kubernetes in a stub domain: podnet reads forward, cache, errors and log there"},
+		{"a stub domain without forward", ".:53 {\n kubernetes cluster.local\n}\nconsul.local:53 {\n errors\n}", "Corefile:4: stub domain consul.local has no forward"},
+		{"a stub domain on another port", ".:53 {\n kubernetes cluster.local\n}\nconsul.local:5300 {\n forward . 192.0.2.1\n}", `Corefile:4: server block "consul.local:5300": podnet serves one port`},
+		{"stub domains disagreeing on their cache", ".:53 {\n kubernetes cluster.local\n}\na.local {\n forward . 192.0.2.1\n cache 30\n}\nb.local {\n forward . 192.0.2.2\n cache 60\n}", "Corefile:10: cache: stub domains share one cache"},
 		{"a bad port", ".:99999 {\n kubernetes cluster.local\n}", "Corefile:1: server block key"},
 		{"a TLS upstream", ".:53 {\n kubernetes cluster.local\n forward . tls://192.0.2.1\n}", "Corefile:3: forward: \"tls://192.0.2.1\""},
 		{"an upstream that is a name", ".:53 {\n kubernetes cluster.local\n forward . dns.example\n}", "Corefile:3: forward: upstream \"dns.example\" is not an IP"},

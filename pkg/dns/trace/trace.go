@@ -79,6 +79,7 @@ type Step struct {
 
 // Result is a whole walk.
 type Result struct {
+	Name  string // as asked
 	Why   string
 	Steps []Step
 	// Found is the index of the step that answered, or -1.
@@ -92,7 +93,7 @@ type Exchange func(ctx context.Context, m *mdns.Msg) (*mdns.Msg, error)
 // records (NOERROR with an empty answer goes on, as glibc does).
 func Walk(ctx context.Context, name string, qtype uint16, r Resolv, ex Exchange) Result {
 	names, why := Candidates(name, r)
-	res := Result{Why: why, Found: -1}
+	res := Result{Name: name, Why: why, Found: -1}
 	for _, n := range names {
 		m := new(mdns.Msg)
 		m.SetQuestion(n, qtype)
@@ -140,7 +141,19 @@ func Print(w io.Writer, res Result, qtype uint16, zone string) {
 		fmt.Fprintln(w)
 		return
 	}
+	for i, s := range res.Steps {
+		if s.Err == nil && s.Rcode == mdns.RcodeSuccess {
+			fmt.Fprintf(w, "No %s record: %s exists (query %d) but has none of this type, so the resolver reports no data rather than no such name.\n",
+				mdns.TypeToString[qtype], s.Name, i+1)
+			return
+		}
+	}
 	fmt.Fprintf(w, "Not found: all %d queries failed (a client asking A and AAAA sends %d).\n", len(res.Steps), 2*len(res.Steps))
+	// A dotted name may be meant as absolute (an external name); then the
+	// search list only cost queries.
+	if abs := res.Name + "."; len(res.Steps) > 1 && strings.Contains(res.Name, ".") && !strings.HasSuffix(res.Name, ".") {
+		fmt.Fprintf(w, "If %s is meant as an absolute name, write it %s: one query instead of %d.\n", res.Name, abs, len(res.Steps))
+	}
 }
 
 // Explain says why a cluster DNS server gives rcode for name.
@@ -173,10 +186,13 @@ func Explain(name string, rcode int, zone string) string {
 		return fmt.Sprintf("no Service %q in namespace %q (or no namespace %q)", labels[0], labels[1], labels[1])
 	case n == 3:
 		return fmt.Sprintf("%q is not a dashed pod IP in namespace %q", labels[0], labels[1])
+	case labels[n-1] == "pod":
+		return "too many labels for a pod name (<dashed-ip>.<namespace>.pod)"
 	case n == 4:
-		return fmt.Sprintf("no ready endpoint %q of Service %q in namespace %q", labels[0], labels[1], labels[2])
-	case n == 5:
-		return fmt.Sprintf("no port %s/%s on Service %q in namespace %q", strings.TrimPrefix(labels[0], "_"), strings.TrimPrefix(labels[1], "_"), labels[2], labels[3])
+		return fmt.Sprintf("no Service %q in namespace %q, or no ready endpoint %q of it", labels[1], labels[2], labels[0])
+	case n == 5 && strings.HasPrefix(labels[0], "_") && strings.HasPrefix(labels[1], "_"):
+		return fmt.Sprintf("no port %s/%s on a Service %q in namespace %q", labels[0][1:], labels[1][1:], labels[2], labels[3])
 	}
-	return "too many labels for a cluster name"
+	ns := labels[n-2]
+	return fmt.Sprintf("not a cluster name: under %s.svc only <service>, <endpoint>.<service> and _<port>._<proto>.<service> exist", ns)
 }

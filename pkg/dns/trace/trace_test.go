@@ -66,8 +66,10 @@ func TestExplain(t *testing.T) {
 		{"interginx.remote.svc.cluster.local.", mdns.RcodeNameError, `no Service "interginx" in namespace "remote"`},
 		{"interginx.svc.cluster.local.", mdns.RcodeNameError, `no namespace "interginx"`},
 		{"interginx.cluster.local.", mdns.RcodeNameError, "only svc.cluster.local. and pod.cluster.local. exist"},
-		{"web-9.web.default.svc.cluster.local.", mdns.RcodeNameError, `no ready endpoint "web-9" of Service "web"`},
-		{"_http._udp.web.default.svc.cluster.local.", mdns.RcodeNameError, `no port http/udp on Service "web"`},
+		{"web-9.web.default.svc.cluster.local.", mdns.RcodeNameError, `no Service "web" in namespace "default", or no ready endpoint "web-9" of it`},
+		{"_http._udp.web.default.svc.cluster.local.", mdns.RcodeNameError, `no port http/udp on a Service "web"`},
+		{"api.example.com.default.svc.cluster.local.", mdns.RcodeNameError, "not a cluster name: under default.svc only"},
+		{"a.b.default.pod.cluster.local.", mdns.RcodeNameError, "too many labels for a pod name"},
 		{"x.default.pod.cluster.local.", mdns.RcodeNameError, `"x" is not a dashed pod IP`},
 		{"interginx.", mdns.RcodeRefused, "no upstream"},
 		{"web.default.svc.cluster.local.", mdns.RcodeSuccess, "no record of this type"},
@@ -119,8 +121,23 @@ func TestWalkAgainstTheServer(t *testing.T) {
 	}
 	var out bytes.Buffer
 	Print(&out, short, mdns.TypeA, "cluster.local")
-	if !strings.Contains(out.String(), `no Service "interginx" in namespace "remote"`) || !strings.Contains(out.String(), "Not found: all 4 queries failed") {
+	if !strings.Contains(out.String(), `no Service "interginx" in namespace "remote"`) || !strings.Contains(out.String(), "Not found: all 4 queries failed") ||
+		strings.Contains(out.String(), "absolute name") {
 		t.Errorf("printed trace:\n%s", out.String())
+	}
+
+	external := Walk(ctx, "api.example.com", mdns.TypeA, r, ex)
+	out.Reset()
+	Print(&out, external, mdns.TypeA, "cluster.local")
+	if !strings.Contains(out.String(), "If api.example.com is meant as an absolute name, write it api.example.com.: one query instead of 4.") {
+		t.Errorf("the cost of ndots for an external name:\n%s", out.String())
+	}
+
+	nodata := Walk(ctx, "interginx.default", mdns.TypeAAAA, r, ex)
+	out.Reset()
+	Print(&out, nodata, mdns.TypeAAAA, "cluster.local")
+	if !strings.Contains(out.String(), "No AAAA record: interginx.default.svc.cluster.local. exists (query 2)") {
+		t.Errorf("a name that exists without the type should say so:\n%s", out.String())
 	}
 
 	qualified := Walk(ctx, "interginx.default", mdns.TypeA, r, ex)
