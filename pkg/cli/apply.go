@@ -154,5 +154,11 @@ func newDelete(e *env) *cobra.Command {
 	f.add(cmd, "naming the objects to delete")
 	cmd.Flags().BoolVar(&all, "all", false, "delete all objects of the kind in the namespace")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
+	// kubectl's flags for how long to wait; the lab deletes at once (pods
+	// still get their grace period from the node agent), so these are
+	// accepted for scripts written for kubectl and change nothing.
+	cmd.Flags().Bool("wait", true, "accepted for kubectl compatibility (deletion returns when the object is gone)")
+	cmd.Flags().Bool("force", false, "accepted for kubectl compatibility")
+	cmd.Flags().Int("grace-period", -1, "accepted for kubectl compatibility")
 	return cmd
 }

@@ -433,3 +433,32 @@ spec:
 		t.Errorf("iTP Local from a node without an endpoint should get nothing: %s", r)
 	}
 }
+
+// UDP has no connection to reset: without conntrack cleanup a client that
+// keeps its source port (as resolvers do) would keep being sent to a deleted
+// endpoint. After the endpoint is replaced, the same flow reaches the new
+// pod.
+func TestUDPAfterEndpointReplacement(t *testing.T) {
+	l := newLab(t)
+	l.up()
+	l.must("create", "deployment", "udp", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--", "/agnhost", "netexec", "--udp-port=8081")
+	l.must("expose", "deployment", "udp", "--port=90", "--target-port=8081", "--protocol=UDP")
+	l.must("run", "client", "--image=tutum/dnsutils", "--", "sleep", "3600")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	ask := func() string {
+		// A fixed source port: every datagram belongs to one conntrack flow.
+		return strings.TrimSpace(l.run("exec", "client", "--", "sh", "-c", "echo hostname | nc -u -w1 -p 5555 udp 90").out)
+	}
+	first := ask()
+	if !strings.HasPrefix(first, "udp-") {
+		t.Fatalf("UDP through the Service answered %q", first)
+	}
+	l.must("delete", "pod", first)
+	var second string
+	eventually(t, "the same UDP flow reaches the replacement pod", 20*time.Second, func() error {
+		if second = ask(); !strings.HasPrefix(second, "udp-") || second == first {
+			return fmt.Errorf("answer %q (first pod %s)", second, first)
+		}
+		return nil
+	})
+}
