@@ -301,9 +301,9 @@ func setObject(s *Set) knftables.Object {
 		timeout = knftables.PtrTo(s.Timeout)
 	}
 	if s.Map {
-		return &knftables.Map{Name: s.Name, Type: s.Type, Flags: s.Flags, Timeout: timeout}
+		return &knftables.Map{Name: s.Name, Type: s.Type, TypeOf: s.TypeOf, Flags: s.Flags, Timeout: timeout}
 	}
-	return &knftables.Set{Name: s.Name, Type: s.Type, Flags: s.Flags, Timeout: timeout}
+	return &knftables.Set{Name: s.Name, Type: s.Type, TypeOf: s.TypeOf, Flags: s.Flags, Timeout: timeout}
 }
 
 func elementObject(s *Set, e Element) *knftables.Element {

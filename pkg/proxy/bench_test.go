@@ -25,6 +25,7 @@ func BenchmarkCompile(b *testing.B) {
 func BenchmarkPartialSync(b *testing.B) {
 	ctx := context.Background()
 	in := manyServices(1000, 10)
+	in.Slots = NewSlots()
 	fake := knftables.NewFake(knftables.IPv4Family, testTable)
 	a := NewApplier(fake, nil)
 	if err := a.Apply(ctx, Compile(in)); err != nil {

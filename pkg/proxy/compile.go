@@ -36,6 +36,9 @@ type Inputs struct {
 	// MasqueradeBit is the packet-mark bit meaning "masquerade me"; 0 means
 	// kube-proxy's default, 14.
 	MasqueradeBit int
+	// Slots keeps endpoint slot numbers stable from one compile to the
+	// next, so incremental syncs stay small; nil starts afresh.
+	Slots *Slots
 }
 
 const nodePortIPsSet = "nodeport-ips"
@@ -46,6 +49,11 @@ func Compile(in Inputs) *Ruleset {
 	if bit <= 0 || bit > 31 {
 		bit = defaultMasqueradeBit
 	}
+	if in.Slots == nil {
+		in.Slots = NewSlots()
+	}
+	in.Slots.begin()
+	defer in.Slots.end()
 	r := newRuleset()
 	addLayout(r, in, markHex(bit))
 	if len(in.NodeIPs) > 0 {
@@ -136,8 +144,10 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 		}
 		if _, done := r.Chains[name]; !done {
 			addDispatchChain(r, in, spn, name, proto, portStr, clusterIPs, eps, affinity)
-			for _, ep := range eps {
-				used[endpointChainName(spn, ep)] = ep
+			if affinity {
+				for _, ep := range eps {
+					used[endpointChainName(spn, ep)] = ep
+				}
 			}
 		}
 		return name
@@ -242,7 +252,10 @@ func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
 }
 
 // addDispatchChain writes a service or local chain: masquerade for
-// off-cluster clients of the ClusterIP, affinity, then random spreading.
+// off-cluster clients of the ClusterIP, then the choice of an endpoint. With
+// ClientIP affinity that is kube-proxy's per-endpoint chains (each refreshes
+// its affinity set); otherwise the chain picks a random slot of its range in
+// backends and endpoint-dnat DNATs to it, with no chain per endpoint.
 func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
 	var rules []string
 	if len(in.ClusterCIDRs) > 0 {
@@ -251,10 +264,20 @@ func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clus
 				ip, proto, port, joinPrefixes(in.ClusterCIDRs), markForMasqueradeChain))
 		}
 	}
-	if affinity {
-		for _, ep := range eps {
-			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySetName(spn, ep), endpointChainName(spn, ep)))
+	for _, ep := range eps {
+		r.Sets[hairpinSet].add([]string{ep.ip.String(), ep.ip.String()})
+	}
+	if !affinity {
+		base := in.Slots.assign(name, len(eps))
+		for i, ep := range eps {
+			r.Sets[backendsMap].add([]string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, fmt.Sprintf("%s . %d", ep.ip, ep.port))
 		}
+		rules = append(rules, fmt.Sprintf("ct mark set numgen random mod %d offset %d goto %s", len(eps), base, endpointDNATChain))
+		r.chain(name, nil, rules...)
+		return
+	}
+	for _, ep := range eps {
+		rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", affinitySetName(spn, ep), endpointChainName(spn, ep)))
 	}
 	arms := make([]string, len(eps))
 	for i, ep := range eps {

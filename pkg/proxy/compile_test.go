@@ -185,14 +185,26 @@ func TestCompileObjects(t *testing.T) {
 					t.Errorf("service chain rules %q: want affinity checks before numgen", svc.Rules)
 				}
 			}},
-		{"every endpoint chain masquerades its own address (hairpin) before DNAT",
+		{"every endpoint is in the hairpin set, which postrouting masquerades; no chain per endpoint without affinity",
 			testInputs(service("default", "s", "10.96.0.20", tcpPort("", 80)),
 				endpointSlice("default", "s", "a", []slicePortSpec{sliceTCP("", 80)}, ready(podA))),
 			func(t *testing.T, r *Ruleset) {
-				c := r.Chains[endpointChainName("default/s/tcp/", endpoint{ip: netip.MustParseAddr(podA), port: 80})]
-				want := []string{"ip saddr " + podA + " jump mark-for-masquerade", "meta l4proto tcp dnat to " + podA + ":80"}
-				if c == nil || !slices.Equal(c.Rules, want) {
-					t.Errorf("endpoint chain %v, want rules %q", c, want)
+				if _, ok := r.Sets[hairpinSet].Elements[podA+" . "+podA]; !ok {
+					t.Errorf("hairpin set lacks %s . %s", podA, podA)
+				}
+				if got := r.Chains["nat-postrouting"].Rules[0]; got != "ip saddr . ip daddr @hairpin jump mark-for-masquerade" {
+					t.Errorf("nat-postrouting starts with %q", got)
+				}
+				if c := r.Chains[endpointChainName("default/s/tcp/", endpoint{ip: netip.MustParseAddr(podA), port: 80})]; c != nil {
+					t.Errorf("an endpoint chain exists without affinity: %v", c)
+				}
+				svc := r.Chains[serviceChainName("default/s/tcp/")]
+				want := []string{"ct mark set numgen random mod 1 offset 1 goto endpoint-dnat"}
+				if svc == nil || !slices.Equal(svc.Rules, want) {
+					t.Errorf("service chain %v, want %q", svc, want)
+				}
+				if e, ok := r.Sets[backendsMap].Elements["1"]; !ok || e.Value[0] != podA+" . 80" {
+					t.Errorf("slot 1 of backends = %v, want %s . 80", e, podA)
 				}
 			}},
 		{"a service without endpoints goes to reject-chain and keeps its cluster IP in cluster-ips",

@@ -49,8 +49,19 @@ func addLayout(r *Ruleset, in Inputs, masqMark string) {
 		"jump "+servicesChain)
 	r.chain("nat-output", base(knftables.NATType, knftables.OutputHook, knftables.DNATPriority),
 		"jump "+servicesChain)
+	// Hairpin: a pod sent back to itself through a Service would see a
+	// reply from its own address, so such packets (source = destination
+	// after DNAT; a pod's traffic to its own address never leaves it) are
+	// masqueraded. The set holds "ip . ip" for every endpoint address.
 	r.chain("nat-postrouting", base(knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority),
+		"ip saddr . ip daddr @"+hairpinSet+" jump "+markForMasqueradeChain,
 		"jump "+masqueradingChain)
+	// One DNAT rule per protocol for every Service without affinity: the
+	// dispatch chain put the chosen endpoint's slot in the ct mark.
+	r.chain(endpointDNATChain, nil,
+		"meta l4proto tcp dnat ip to ct mark map @"+backendsMap,
+		"meta l4proto udp dnat ip to ct mark map @"+backendsMap,
+		"meta l4proto sctp dnat ip to ct mark map @"+backendsMap)
 
 	// One verdict-map lookup per packet, whatever the number of services.
 	// NodePorts answer on every local address except loopback (kube-proxy's
@@ -91,6 +102,8 @@ func addLayout(r *Ruleset, in Inputs, masqMark string) {
 	r.set(&Set{Name: noEndpointNodePortsMap, Map: true, Type: "inet_proto . inet_service : verdict"})
 	r.set(&Set{Name: clusterIPsSet, Type: "ipv4_addr"})
 	r.set(&Set{Name: firewallIPsMap, Map: true, Type: "ipv4_addr . inet_proto . inet_service : verdict"})
+	r.set(&Set{Name: backendsMap, Map: true, TypeOf: "ct mark : ip daddr . tcp dport"})
+	r.set(&Set{Name: hairpinSet, Type: "ipv4_addr . ipv4_addr"})
 }
 
 func joinPrefixes(ps []netip.Prefix) string {

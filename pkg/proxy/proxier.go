@@ -51,6 +51,7 @@ type Proxier struct {
 	log     *slog.Logger
 	applier *Applier
 	metrics *metrics
+	slots   *Slots // endpoint slot numbers, kept across syncs
 
 	kick chan struct{} // buffered(1): "state changed, sync soon"
 
@@ -77,7 +78,7 @@ func NewProxier(src source.Source, nft knftables.Interface, cfg Config, reg prom
 	a := newApplier(nft, reg, cfg.Clock)
 	return &Proxier{
 		src: src, cfg: cfg, clock: cfg.Clock, log: cfg.Logger,
-		applier: a, metrics: a.metrics,
+		applier: a, metrics: a.metrics, slots: NewSlots(),
 		kick:     make(chan struct{}, 1),
 		progress: make(chan struct{}),
 		synced:   make(chan struct{}),
@@ -232,7 +233,7 @@ func (p *Proxier) sync(ctx context.Context) error {
 func (p *Proxier) inputs() Inputs {
 	in := Inputs{
 		NodeName: p.cfg.NodeName, ServiceCIDRs: p.cfg.ServiceCIDRs, ClusterCIDRs: p.cfg.ClusterCIDRs,
-		NodeIPs: p.cfg.NodeIPs, MasqueradeBit: p.cfg.MasqueradeBit,
+		NodeIPs: p.cfg.NodeIPs, MasqueradeBit: p.cfg.MasqueradeBit, Slots: p.slots,
 	}
 	for _, o := range p.src.List(source.Service) {
 		if s, ok := o.(*corev1.Service); ok {

@@ -35,6 +35,7 @@ type Set struct {
 	Name    string
 	Map     bool
 	Type    string
+	TypeOf  string // instead of Type, for keys or values named by expression
 	Flags   []knftables.SetFlag
 	Timeout time.Duration
 	// Elements are keyed by elementKey(Key), so diffs are map lookups.
@@ -73,7 +74,7 @@ func elementKey(key []string) string { return strings.Join(key, " . ") }
 // sameDefinition reports whether two sets can be the same kernel object
 // (nft refuses to re-add a set with a different type, flags or timeout).
 func (s *Set) sameDefinition(o *Set) bool {
-	return s.Map == o.Map && s.Type == o.Type && s.Timeout == o.Timeout && slices.Equal(s.Flags, o.Flags)
+	return s.Map == o.Map && s.Type == o.Type && s.TypeOf == o.TypeOf && s.Timeout == o.Timeout && slices.Equal(s.Flags, o.Flags)
 }
 
 func sameElement(a, b Element) bool { return slices.Equal(a.Value, b.Value) }

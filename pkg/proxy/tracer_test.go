@@ -35,6 +35,7 @@ type traceState struct {
 	masq   bool
 	final  string // drop, reject, accept, dnat, masquerade: ends this hook
 	flow   int
+	ctmark uint64
 	update []string // affinity sets updated
 }
 
@@ -191,6 +192,12 @@ func (tr *tracer) match(w []string, st traceState) (matched bool, rest []string,
 		return tr.local[dst], w[4:], true
 	case hasPrefix(w, "fib", "saddr", "type", "local"):
 		return tr.local[st.pkt.src], w[4:], true
+	case hasPrefix(w, "ip", "saddr", ".", "ip", "daddr") && len(w) > 5 && strings.HasPrefix(w[5], "@"):
+		s, ok := tr.table.Sets[w[5][1:]]
+		if !ok {
+			tr.t.Fatalf("trace: no set %q", w[5])
+		}
+		return s.FindElement(st.pkt.src, dst) != nil, w[6:], true
 	case hasPrefix(w, "ip", "daddr", ".") || hasPrefix(w, "meta", "l4proto", ".", "th"):
 		return true, w, false // a concatenated vmap lookup: a statement
 	case hasPrefix(w, "ip", "daddr") || hasPrefix(w, "ip", "saddr"):
@@ -278,6 +285,32 @@ func (tr *tracer) statement(rule string, w []string, st traceState) []traceState
 			return tr.jump(v[0], v[1], st)
 		}
 		return tr.statement(rule, v, st)
+	case hasPrefix(w, "ct", "mark", "set", "numgen", "random", "mod") && len(w) == 11 && w[7] == "offset":
+		// ct mark set numgen random mod N offset K goto C: every slot.
+		n, _ := strconv.Atoi(w[6])
+		k, _ := strconv.ParseUint(w[8], 10, 32)
+		var out []traceState
+		for i := range n {
+			s := st
+			s.ctmark = k + uint64(i)
+			out = append(out, tr.jump(w[9], w[10], s)...)
+		}
+		return out
+	case hasPrefix(w, "dnat", "ip", "to", "ct", "mark", "map") && len(w) == 7:
+		m, ok := tr.table.Maps[strings.TrimPrefix(w[6], "@")]
+		if !ok {
+			tr.t.Fatalf("trace: no map in %q", rule)
+		}
+		e := m.FindElement(strconv.FormatUint(st.ctmark, 10))
+		if e == nil {
+			tr.t.Fatalf("trace: slot %d is not in %s", st.ctmark, w[6])
+		}
+		v := strings.Fields(e.Value[0]) // "ip . port"
+		st.dnat = v[0] + ":" + v[2]
+		st.pkt.dst = v[0]
+		st.pkt.dport, _ = strconv.Atoi(v[2])
+		st.flow, st.final = flowFinal, "dnat"
+		return []traceState{st}
 	case hasPrefix(w, "numgen", "random", "mod"):
 		// numgen random mod N vmap { 0 : goto a , 1 : goto b }: every branch.
 		var out []traceState

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,15 +21,38 @@ func nftRules(t *testing.T, l *lab) string {
 	return nodeRules(t, l, 0)
 }
 
-// nodeRules is nftRules for node i.
+// Slot numbers (the ct mark ranges of the proxy's backends map) are handed
+// out in the order a daemon first sees Services, so a restarted daemon may
+// number them differently; what must not change is every rule and every
+// endpoint. elementBlock and slotNumber let nodeRules compare modulo that.
+var (
+	elementBlock = regexp.MustCompile(`elements = \{([^}]*)\}`)
+	slotKey      = regexp.MustCompile(`^0x[0-9a-f]+ : `)
+	slotOffset   = regexp.MustCompile(`offset \d+`)
+)
+
+// nodeRules is nftRules for node i: every rule and set element, sorted,
+// with slot numbers left out.
 func nodeRules(t *testing.T, l *lab, i int) string {
 	t.Helper()
 	out, err := exec.Command("ip", "netns", "exec", fmt.Sprintf("pn-%s-node%d", l.name, i), "nft", "list", "ruleset").CombinedOutput()
 	if err != nil {
 		t.Fatalf("nft list ruleset: %v: %s", err, out)
 	}
+	text := elementBlock.ReplaceAllStringFunc(string(out), func(block string) string {
+		inner := elementBlock.FindStringSubmatch(block)[1]
+		var elems []string
+		for _, e := range strings.Split(inner, ",") {
+			if e = strings.TrimSpace(e); e != "" && !strings.Contains(e, "expires") {
+				elems = append(elems, slotKey.ReplaceAllString(e, "slot : "))
+			}
+		}
+		sort.Strings(elems)
+		return "elements = { " + strings.Join(elems, "\n") + " }"
+	})
+	text = slotOffset.ReplaceAllString(text, "offset N")
 	var lines []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.Contains(line, "expires") {
 			continue
