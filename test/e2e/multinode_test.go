@@ -462,3 +462,65 @@ func TestUDPAfterEndpointReplacement(t *testing.T) {
 		return nil
 	})
 }
+
+// sessionAffinity ClientIP: one client sticks to one endpoint; the affinity
+// expires after timeoutSeconds without new connections.
+func TestSessionAffinityStickinessAndExpiry(t *testing.T) {
+	l := newLab(t)
+	l.up()
+	l.mustStdin(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sticky}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: sticky}}
+  template:
+    metadata: {labels: {app: sticky}}
+    spec:
+      containers:
+      - {name: agnhost, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [netexec, --http-port=8080, --udp-port=-1]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: sticky}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 2}}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+`, "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	clientIP := strings.TrimSpace(l.must("get", "pod", "client", "-o", "jsonpath={.status.podIP}"))
+	seen := map[string]int{}
+	for range 12 {
+		seen[strings.TrimSpace(l.must("exec", "client", "--", "wget", "-qO-", "-T", "5", "sticky/hostname"))]++
+	}
+	if len(seen) != 1 {
+		t.Errorf("12 requests from one client went to %v, want one endpoint", seen)
+	}
+	affinity := func() string {
+		out, _ := exec.Command("ip", "netns", "exec", "pn-"+l.name+"-node0", "nft", "list", "table", "ip", "podnet-proxy").CombinedOutput()
+		var lines []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, clientIP+" expires") {
+				lines = append(lines, strings.TrimSpace(line))
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	if affinity() == "" {
+		t.Fatalf("no affinity entry for %s in the node's table", clientIP)
+	}
+	eventually(t, "the affinity entry expires after 2s without connections", 10*time.Second, func() error {
+		if a := affinity(); a != "" {
+			return fmt.Errorf("still there: %s", a)
+		}
+		return nil
+	})
+}
