@@ -27,6 +27,7 @@ import (
 	"github.com/podnet/podnet/pkg/controller"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/labapi"
+	"github.com/podnet/podnet/pkg/netpol/enforce"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
 	"github.com/podnet/podnet/pkg/source"
@@ -125,6 +126,12 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(0))},
 		Logger:       log,
 	}, reg)
+	// NetworkPolicy for this node's pods, in the node's netns.
+	netpolEnforcer, err := enforce.New(st, node, nodeNetns, log)
+	if err != nil {
+		return err
+	}
+	netpolEnforcer.RegisterMetrics(reg)
 	ctrl := controller.NewManager(st, api, controller.Config{Clock: clock.RealClock{}})
 	agent := nodeagent.New(st, api, nodeagent.Config{
 		Node: node, NodeNetns: nodeNetns, NodeIP: NodeIP(0), PodsDir: PodsDir(cfg.StateDir),
@@ -154,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	run(proxier.Run)
+	run(netpolEnforcer.Run)
 	run(ctrl.Run)
 	run(agent.Run)
 	log.Info("lab running", "lab", cfg.Name, "socket", SocketPath(cfg.StateDir))

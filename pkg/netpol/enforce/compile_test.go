@@ -273,3 +273,12 @@ spec:
 	}
 	return strings.Join(docs, "\n---\n")
 }
+
+func engineFrom(t testing.TB, objs []source.Object) *netpol.Engine {
+	t.Helper()
+	eng, err := netpol.New(netpol.FromObjects(objs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
