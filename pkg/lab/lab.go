@@ -151,6 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	run(func(ctx context.Context) { events.Collect(ctx, st, api, clock.RealClock{}, time.Minute) })
 	for _, n := range nodes {
 		run(n.proxier.Run)
+		run(n.enforcer.Run)
 		run(n.agent.Run)
 		run(n.serveProxyHTTP)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/podnet/podnet/pkg/cni"
 	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/images"
+	"github.com/podnet/podnet/pkg/netpol/enforce"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
 	"github.com/podnet/podnet/pkg/store"
@@ -92,8 +93,9 @@ func NodePodsDir(stateDir, node string) string { return filepath.Join(PodsDir(st
 // nodeParts is what runs for one node: its kubelet (node agent) and its
 // service proxy, each bound to the node's network namespace.
 type nodeParts struct {
-	agent   *nodeagent.Agent
-	proxier *proxy.Proxier
+	agent    *nodeagent.Agent
+	proxier  *proxy.Proxier
+	enforcer *enforce.Enforcer // NetworkPolicy for this node's pods
 	// proxyHTTP serves the proxy's metrics (:10249) and health (:10256) on
 	// the node IP, inside the node's namespace, as kube-proxy does on a node.
 	proxyHTTP []net.Listener
@@ -170,6 +172,11 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		Logger:       nodeLog,
 		Conntrack:    proxy.NewConntrackInNetns(nodeNetns),
 	}, reg)
+	enforcer, err := enforce.New(st, name, nodeNetns, nodeLog)
+	if err != nil {
+		return nil, fmt.Errorf("network policy: %w", err)
+	}
+	enforcer.RegisterMetrics(reg)
 	var lns []net.Listener
 	for _, port := range []int{proxyMetricsPort, proxyHealthzPort} {
 		ln, err := listenIn(nodeNetns, net.JoinHostPort(NodeIP(i), strconv.Itoa(port)))
@@ -191,5 +198,5 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
 		Clock: clock.RealClock{}, Log: nodeLog, Events: events.New(st, api, "kubelet", name, clock.RealClock{}),
 	})
-	return &nodeParts{agent: agent, proxier: proxier, proxyHTTP: lns, reg: reg}, nil
+	return &nodeParts{agent: agent, proxier: proxier, enforcer: enforcer, proxyHTTP: lns, reg: reg}, nil
 }
