@@ -524,3 +524,73 @@ spec:
 		return nil
 	})
 }
+
+// NetworkPolicy across nodes: ingress is enforced on the destination's
+// node, egress on the source's, for pods on different nodes.
+func TestNetworkPolicyAcrossNodes(t *testing.T) {
+	l := newLab(t)
+	l.must("up", "--nodes", "3")
+	l.mustStdin(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: %[1]s-worker
+  containers: [{name: nginx, image: nginx, ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: friend, labels: {role: ok}}
+spec:
+  nodeName: %[1]s-worker2
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stranger}
+spec:
+  nodeName: %[1]s-control-plane
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: muted, labels: {role: ok, egress: none}}
+spec:
+  nodeName: %[1]s-control-plane
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-friends}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: ok}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: no-egress}
+spec:
+  podSelector: {matchLabels: {egress: none}}
+  policyTypes: [Egress]
+`, l.name), "apply", "-f", "-")
+	l.must("wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	ip := strings.TrimSpace(l.must("get", "pod", "web", "-o", "jsonpath={.status.podIP}"))
+	for _, tc := range []struct {
+		from  string
+		allow bool
+	}{
+		{"friend", true},    // allowed by the ingress rule, from another node
+		{"stranger", false}, // not selected by the ingress rule
+		{"muted", false},    // allowed by ingress, but its own egress is isolated
+	} {
+		eventually(t, tc.from+" to web", 15*time.Second, func() error {
+			r := l.run("exec", tc.from, "--", "wget", "--spider", "-q", "-T", "1", "http://"+ip)
+			if (r.code == 0) != tc.allow {
+				return fmt.Errorf("allowed=%v, want %v: %s", r.code == 0, tc.allow, r)
+			}
+			return nil
+		})
+	}
+	if out := l.must("policy", "verify"); !strings.Contains(out, "No mismatches.") {
+		t.Errorf("policy verify on a 3-node lab:\n%s", out)
+	}
+}
