@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
+	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/proxy"
 )
 
@@ -145,7 +146,7 @@ func run(p string, conns int) error {
 	fmt.Printf("connection set-up time to a random Service (%d connections each), p50 / p99:\n", conns)
 	for _, n := range []int{10, 1000, 10000} {
 		vips := serviceIPs(n)
-		nft, err := proxy.NewInNetns("/run/netns/"+p+"node", knftables.IPv4Family, "podnet-proxy")
+		nft, err := nftns.New("/run/netns/"+p+"node", knftables.IPv4Family, "podnet-proxy")
 		if err != nil {
 			return err
 		}
@@ -171,7 +172,7 @@ func run(p string, conns int) error {
 
 	// Connection rate: ClusterIP vs the pod address, 1,000 Services.
 	vips := serviceIPs(1000)
-	nft, err := proxy.NewInNetns("/run/netns/"+p+"node", knftables.IPv4Family, "podnet-proxy")
+	nft, err := nftns.New("/run/netns/"+p+"node", knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/knftables"
 
+	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/proxy"
 )
 
@@ -51,7 +52,7 @@ func main() {
 
 func run(netns string, n, e int) error {
 	ctx := context.Background()
-	nft, err := proxy.NewInNetns("/run/netns/"+netns, knftables.IPv4Family, "podnet-proxy")
+	nft, err := nftns.New("/run/netns/"+netns, knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/podnet/podnet/pkg/events"
 	"github.com/podnet/podnet/pkg/images"
 	"github.com/podnet/podnet/pkg/netpol/enforce"
+	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
 	"github.com/podnet/podnet/pkg/store"
@@ -158,7 +159,7 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 	if err != nil {
 		return nil, err
 	}
-	nft, err := proxy.NewInNetns(nodeNetns, knftables.IPv4Family, "podnet-proxy")
+	nft, err := nftns.New(nodeNetns, knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
 		return nil, err
 	}

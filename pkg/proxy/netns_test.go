@@ -18,6 +18,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/knftables"
+
+	"github.com/podnet/podnet/pkg/nftns"
 )
 
 // liveLab is a throwaway topology: a node namespace routing between a client
@@ -132,7 +134,7 @@ func TestLiveClusterIP(t *testing.T) {
 	l.serve("b1", 8080)
 	l.serve("b2", 8080)
 	table := "podnet-" + l.id
-	nft, err := NewInNetns("/var/run/netns/"+l.node, knftables.IPv4Family, table)
+	nft, err := nftns.New("/var/run/netns/"+l.node, knftables.IPv4Family, table)
 	if err != nil {
 		t.Fatal(err)
 	}

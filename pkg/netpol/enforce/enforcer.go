@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/podnet/podnet/pkg/netpol"
-	"github.com/podnet/podnet/pkg/proxy"
+	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/source"
 )
 
@@ -44,7 +44,7 @@ type Enforcer struct {
 // New returns an Enforcer for node whose table lives in the network
 // namespace at netnsPath.
 func New(src source.Source, node, netnsPath string, log *slog.Logger) (*Enforcer, error) {
-	nft, err := proxy.NewInNetns(netnsPath, knftables.IPv4Family, Table)
+	nft, err := nftns.New(netnsPath, knftables.IPv4Family, Table)
 	if err != nil {
 		return nil, fmt.Errorf("netpol enforcer for node %s: %w", node, err)
 	}

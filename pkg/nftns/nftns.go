@@ -1,4 +1,7 @@
-package proxy
+// Package nftns opens nftables (through knftables) inside a network
+// namespace, for the components that program a lab node: the service proxy
+// and the NetworkPolicy enforcer.
+package nftns
 
 import (
 	"context"
@@ -26,10 +29,10 @@ type netnsNFTables struct {
 
 var _ knftables.Interface = (*netnsNFTables)(nil)
 
-// NewInNetns returns a knftables.Interface for family/table whose every call
+// New returns a knftables.Interface for family/table whose every call
 // executes nft inside the network namespace at nsPath (e.g. /var/run/netns/x).
 // The namespace file stays open until the process exits.
-func NewInNetns(nsPath string, family knftables.Family, table string) (knftables.Interface, error) {
+func New(nsPath string, family knftables.Family, table string) (knftables.Interface, error) {
 	netns, err := ns.GetNS(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open netns %q: %w", nsPath, err)
