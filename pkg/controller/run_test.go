@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
@@ -84,12 +85,20 @@ func TestRunConverges(t *testing.T) {
 	}
 	waitFor(t, st, "3 ready endpoints", func() bool { return readyEndpoints() == 3 })
 
-	// Scale through the store, as `podnet scale` would.
-	o, _ := st.Get(source.Deployment, "default", "backend")
-	d := o.(*appsv1.Deployment).DeepCopy()
-	*d.Spec.Replicas = 1
-	if _, err := st.Update(d); err != nil {
-		t.Fatal(err)
+	// Scale through the store, retrying when a controller wrote the
+	// Deployment (its status) between the read and the write, as any
+	// client of an optimistic-concurrency API must.
+	for attempt := 0; ; attempt++ {
+		o, _ := st.Get(source.Deployment, "default", "backend")
+		d := o.(*appsv1.Deployment).DeepCopy()
+		*d.Spec.Replicas = 1
+		_, err := st.Update(d)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) || attempt == 10 {
+			t.Fatal(err)
+		}
 	}
 	waitFor(t, st, "1 ready endpoint and 1 pod", func() bool {
 		return readyEndpoints() == 1 && len(st.List(source.Pod)) == 1
