@@ -31,10 +31,33 @@ func daemonPID(stateDir string) int {
 		return 0
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	if pid <= 0 || !procAlive(pid) {
+	if pid <= 0 || !procAlive(pid) || !isLabDaemon(pid, stateDir) {
 		return 0
 	}
 	return pid
+}
+
+// isLabDaemon checks that pid runs this lab's daemon, so a stale pid file
+// whose number was reused never gets another process killed.
+func isLabDaemon(pid int, stateDir string) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	var daemon bool
+	var lab, root string
+	for i, a := range args {
+		switch {
+		case a == "daemon":
+			daemon = true
+		case a == "--lab" && i+1 < len(args):
+			lab = args[i+1]
+		case a == "--state-root" && i+1 < len(args):
+			root = args[i+1]
+		}
+	}
+	return daemon && lab != "" && filepath.Join(root, lab) == filepath.Clean(stateDir)
 }
 
 // procAlive is false for a missing process and for a zombie (a daemon whose

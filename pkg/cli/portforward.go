@@ -37,6 +37,9 @@ type portPair struct {
 func parsePortPair(arg string) (portPair, error) {
 	local, remote, found := strings.Cut(arg, ":")
 	if !found {
+		if _, err := strconv.Atoi(local); err != nil {
+			return portPair{}, fmt.Errorf("error parsing port %q: a named port needs a local port (LOCAL:NAME)", arg)
+		}
 		remote = local
 	}
 	var p portPair

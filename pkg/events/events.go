@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 
@@ -35,8 +36,14 @@ type Recorder struct {
 	host      string
 	clock     clock.PassiveClock
 
-	mu   sync.Mutex
-	seen map[string]string // aggregation key → event name
+	mu     sync.Mutex
+	seen   map[string]seenEvent // aggregation key → the event it counts into
+	pruned time.Time
+}
+
+type seenEvent struct {
+	name string
+	last time.Time
 }
 
 // New returns a recorder; host may be empty (controllers have none).
@@ -44,7 +51,7 @@ func New(src source.Source, w source.Writer, component, host string, clk clock.P
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Recorder{src: src, w: w, component: component, host: host, clock: clk, seen: map[string]string{}}
+	return &Recorder{src: src, w: w, component: component, host: host, clock: clk, seen: map[string]seenEvent{}}
 }
 
 // Eventf records an event about obj. fieldPath names a part of it (for a
@@ -70,12 +77,14 @@ func (r *Recorder) Eventf(obj source.Object, fieldPath, eventType, reason, forma
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if name, ok := r.seen[key]; ok {
-		if o, found := r.src.Get(source.EventKind, ns, name); found {
+	r.prune(now.Time)
+	if s, ok := r.seen[key]; ok {
+		if o, found := r.src.Get(source.EventKind, ns, s.name); found {
 			ev := o.(*corev1.Event).DeepCopy()
 			ev.Count++
 			ev.LastTimestamp = now
 			if _, err := r.w.Update(ev); err == nil {
+				r.seen[key] = seenEvent{s.name, now.Time}
 				return
 			}
 		}
@@ -94,8 +103,32 @@ func (r *Recorder) Eventf(obj source.Object, fieldPath, eventType, reason, forma
 		ReportingController: r.component,
 		ReportingInstance:   r.host,
 	}
-	if _, err := r.w.Create(ev); err == nil {
-		r.seen[key] = ev.Name
+	// Two events about one object in the same nanosecond (or a coarse
+	// clock) would share a name: the next nanosecond is tried.
+	for attempt := range 4 {
+		ev.Name = fmt.Sprintf("%s.%x", ref.Name, now.UnixNano()+int64(attempt))
+		_, err := r.w.Create(ev)
+		if err == nil {
+			r.seen[key] = seenEvent{ev.Name, now.Time}
+			return
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return
+		}
+	}
+}
+
+// prune forgets aggregation keys not seen for TTL (their events are gone
+// too), at most once a minute, so the map does not grow with churn.
+func (r *Recorder) prune(now time.Time) {
+	if now.Sub(r.pruned) < time.Minute {
+		return
+	}
+	r.pruned = now
+	for k, s := range r.seen {
+		if now.Sub(s.last) > TTL {
+			delete(r.seen, k)
+		}
 	}
 }
 

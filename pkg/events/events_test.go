@@ -103,3 +103,17 @@ func TestExpireKeepsAtMostMaxEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsInOneInstantAreAllKept(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := newStore(t, clk)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "u1"}}
+	kubelet := New(st, st, "kubelet", "n1", clk)
+	scheduler := New(st, st, "default-scheduler", "", clk)
+	scheduler.Eventf(pod, "", corev1.EventTypeNormal, "Scheduled", "Successfully assigned default/web to n1")
+	kubelet.Eventf(pod, "spec.containers{web}", corev1.EventTypeNormal, "Pulled", "Container image \"nginx\" already present on machine")
+	kubelet.Eventf(pod, "spec.containers{web}", corev1.EventTypeNormal, "Started", "Started container web")
+	if evs := For(st, pod); len(evs) != 3 {
+		t.Errorf("three events recorded at the same instant, %d kept: %+v", len(evs), evs)
+	}
+}

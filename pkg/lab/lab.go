@@ -87,6 +87,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer ln.Close()
 	os.WriteFile(pidPath(cfg.StateDir), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	serving := false
+	defer func() {
+		if !serving { // a failed start leaves no pid file behind
+			os.Remove(pidPath(cfg.StateDir))
+		}
+	}()
 
 	sh, err := loadShape(cfg.StateDir, cfg.Nodes)
 	if err != nil {
@@ -140,6 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Status: func() labapi.LabStatus { return status(st, cfg, sh.Nodes, started) },
 	})}
 	go srv.Serve(ln)
+	serving = true
 
 	var wg sync.WaitGroup
 	run := func(f func(context.Context)) {

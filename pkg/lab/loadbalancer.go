@@ -26,14 +26,23 @@ type loadBalancers struct {
 
 	mu      sync.Mutex
 	pending []svcKey
+	waiting map[svcKey]bool // LoadBalancers the pool could not serve yet
 	wake    chan struct{}
 }
 
 func (l *loadBalancers) Run(ctx context.Context) {
 	l.wake = make(chan struct{}, 1)
+	l.waiting = map[svcKey]bool{}
 	cancel := l.src.Subscribe(func(ev source.Event) {
-		if ev.Kind == source.Service && ev.Type != source.Deleted {
+		if ev.Kind != source.Service {
+			return
+		}
+		if ev.Type != source.Deleted {
 			l.enqueue(keyOf(ev.Object))
+		}
+		// An address may have come free: try the waiting ones again.
+		if svc := ev.Object.(*corev1.Service); ev.Type == source.Deleted || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			l.retryWaiting()
 		}
 	})
 	defer cancel()
@@ -47,8 +56,15 @@ func (l *loadBalancers) Run(ctx context.Context) {
 		l.mu.Unlock()
 		for _, k := range keys {
 			// A full pool or a taken address is reported as an event and
-			// tried again on the Service's next change.
-			l.sync(k)
+			// tried again when an address comes free or the Service changes.
+			err := l.sync(k)
+			l.mu.Lock()
+			if err != nil {
+				l.waiting[k] = true
+			} else {
+				delete(l.waiting, k)
+			}
+			l.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -61,6 +77,18 @@ func (l *loadBalancers) Run(ctx context.Context) {
 type svcKey struct{ Namespace, Name string }
 
 func keyOf(o source.Object) svcKey { return svcKey{o.GetNamespace(), o.GetName()} }
+
+func (l *loadBalancers) retryWaiting() {
+	l.mu.Lock()
+	keys := make([]svcKey, 0, len(l.waiting))
+	for k := range l.waiting {
+		keys = append(keys, k)
+	}
+	l.mu.Unlock()
+	for _, k := range keys {
+		l.enqueue(k)
+	}
+}
 
 func (l *loadBalancers) enqueue(k svcKey) {
 	l.mu.Lock()
@@ -113,13 +141,15 @@ func (l *loadBalancers) ingressFor(svc *corev1.Service) ([]corev1.LoadBalancerIn
 	}
 	vip := corev1.LoadBalancerIPModeVIP
 	cur := svc.Status.LoadBalancer.Ingress
+	used := l.used(svc)
 	if len(cur) == 1 {
-		if a, err := netip.ParseAddr(cur[0].IP); err == nil && l.usable(a) &&
+		// Kept unless another Service holds it too (a status written by
+		// hand or restored): then this one moves.
+		if a, err := netip.ParseAddr(cur[0].IP); err == nil && l.usable(a) && !used[a] &&
 			(svc.Spec.LoadBalancerIP == "" || svc.Spec.LoadBalancerIP == cur[0].IP) {
 			return []corev1.LoadBalancerIngress{{IP: cur[0].IP, IPMode: &vip}}, nil
 		}
 	}
-	used := l.used(svc)
 	if req := svc.Spec.LoadBalancerIP; req != "" {
 		a, err := netip.ParseAddr(req)
 		if err != nil || !l.usable(a) || used[a] {

@@ -47,6 +47,7 @@ func TestLoadBalancerIngress(t *testing.T) {
 		{name: "a former LoadBalancer loses its address", svc: lbService("s", corev1.ServiceTypeNodePort, "10.0.0.3"), others: others},
 		{name: "lowest free address", svc: lbService("s", corev1.ServiceTypeLoadBalancer), others: others, want: "10.0.0.3"},
 		{name: "keeps its address", svc: lbService("s", corev1.ServiceTypeLoadBalancer, "10.0.0.5"), others: others, want: "10.0.0.5"},
+		{name: "an address another Service also holds is replaced", svc: lbService("s", corev1.ServiceTypeLoadBalancer, "10.0.0.1"), others: others, want: "10.0.0.3"},
 		{name: "an address outside the pool is replaced", svc: lbService("s", corev1.ServiceTypeLoadBalancer, "192.0.2.1"), others: others, want: "10.0.0.3"},
 		{name: "the network address is not handed out", svc: lbService("s", corev1.ServiceTypeLoadBalancer, "10.0.0.0"), others: nil, want: "10.0.0.1"},
 		{name: "the broadcast address is not handed out", svc: lbService("s", corev1.ServiceTypeLoadBalancer, "10.0.0.7"), others: nil, want: "10.0.0.1"},

@@ -26,7 +26,7 @@ type Conntrack interface {
 type udpTargets struct {
 	byAddr     map[netip.AddrPort]map[netip.Addr]bool
 	byNodePort map[uint16]map[netip.Addr]bool
-	nodeIPs    map[netip.Addr]bool // where NodePorts answer; empty: any
+	nodeIPs    map[netip.Addr]bool // where NodePorts answer
 }
 
 // staleUDP builds the decision from the same inputs the ruleset came from.
@@ -68,7 +68,10 @@ func (u udpTargets) stale(origDst netip.AddrPort, replySrc netip.Addr) bool {
 	if serving, ok := u.byAddr[origDst]; ok {
 		return !serving[replySrc]
 	}
-	if serving, ok := u.byNodePort[origDst.Port()]; ok && (len(u.nodeIPs) == 0 || u.nodeIPs[origDst.Addr()]) {
+	// A NodePort flow is one to a node address on that port; without the
+	// node's addresses no flow can be told to be one, and none is deleted
+	// (a forwarded flow that merely uses the same port number is not).
+	if serving, ok := u.byNodePort[origDst.Port()]; ok && u.nodeIPs[origDst.Addr()] {
 		return !serving[replySrc]
 	}
 	return false

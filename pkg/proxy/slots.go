@@ -1,6 +1,9 @@
 package proxy
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // Slots numbers the endpoints of every dispatch chain (a service port's
 // cluster-wide or node-local endpoints) in one map, backends, keyed by
@@ -43,7 +46,10 @@ func (s *Slots) assign(chain string, n int) uint32 {
 	}
 	var base uint32
 	if bases := s.free[want]; len(bases) > 0 {
-		base, s.free[want] = bases[len(bases)-1], bases[:len(bases)-1]
+		// The lowest free range, so numbering does not depend on the
+		// order ranges were freed in.
+		i := slices.Index(bases, slices.Min(bases))
+		base, s.free[want] = bases[i], slices.Delete(bases, i, i+1)
 	} else {
 		base, s.next = s.next, s.next+want
 	}
