@@ -131,6 +131,10 @@ func Run(ctx context.Context, cfg Config) error {
 	ctrl := controller.NewManager(st, api, controller.Config{Clock: clock.RealClock{}})
 	lbs := &loadBalancers{src: st, w: api, pool: netip.MustParsePrefix(LoadBalancerPool),
 		events: events.New(st, api, "service-controller", "", clock.RealClock{})}
+	routes := &lbRoutes{src: st, netns: netnsPath(topo.ExternalNetns()), nodeIPs: map[string]string{}, log: log}
+	for i := range sh.Nodes {
+		routes.nodeIPs[NodeName(cfg.Name, i)] = NodeIP(i)
+	}
 
 	started := time.Now()
 	var teardown bool
@@ -155,6 +159,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	run(ctrl.Run)
 	run(lbs.Run)
+	run(routes.Run)
 	run(func(ctx context.Context) { events.Collect(ctx, st, api, clock.RealClock{}, time.Minute) })
 	for _, n := range nodes {
 		run(n.proxier.Run)

@@ -412,6 +412,14 @@ spec:
 	if r := external("http://172.18.0.4:" + localNP + "/clientip"); r.code == 0 || !strings.Contains(r.err, "timed out") {
 		t.Errorf("eTP Local on a node without an endpoint should drop: %s", r)
 	}
+	// Through the LoadBalancer address, the lab's load balancer sends Local
+	// traffic only to nodes with an endpoint (as health checks on
+	// healthCheckNodePort do), so every request is served, client kept.
+	for i := range 6 {
+		if r := external("http://" + lb["local"] + "/clientip"); r.code != 0 || host(r.out) != "172.18.0.100" {
+			t.Errorf("request %d to the eTP Local LoadBalancer: %s", i, r)
+		}
+	}
 	// eTP Cluster: every node serves, the client is masqueraded to a node
 	// address when the endpoint is elsewhere.
 	clusterNP := jp("cluster", "{.spec.ports[0].nodePort}")
