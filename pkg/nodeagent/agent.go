@@ -95,6 +95,7 @@ func (a *Agent) Run(ctx context.Context) {
 		}
 	}
 	<-ctx.Done()
+	cancel() // no new workers from here on
 	a.mu.Lock()
 	for _, w := range a.workers {
 		w.detach()

@@ -105,6 +105,11 @@ func (w *podWorker) loop(ctx context.Context) {
 		case m := <-w.stop:
 			w.finish(m)
 			return
+		case <-ctx.Done():
+			// The agent is stopping; a worker started after it told the
+			// others to detach must not keep it waiting.
+			w.finish(stopDetach)
+			return
 		case <-w.kick:
 		}
 		pod := w.currentPod()
