@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 
@@ -81,60 +84,50 @@ func writeMarkdown(w io.Writer, header []string, rows [][]string) {
 }
 
 // grid is one port/protocol of a matrix as a truth table: rows are sources,
-// columns destinations; "." allowed, "X" denied, "-" not evaluated (the
-// destination does not declare that port).
+// columns destinations (both by index in m.Pods); "." allowed, "X" denied,
+// "-" not evaluated (the destination does not declare that port).
 type grid struct {
-	pp    netpol.PortProto
-	pods  []string
-	cells map[[2]string]bool
+	pp   netpol.PortProto
+	pods []string
+	m    *netpol.Matrix
 }
 
-func (g *grid) mark(from, to string) string {
-	allowed, ok := g.cells[[2]string{from, to}]
+func (g *grid) mark(from, to int) string {
+	c, ok := g.m.At(from, to, g.pp)
 	switch {
 	case !ok:
 		return "-"
-	case allowed:
+	case c.Allowed:
 		return "."
 	}
 	return "X"
 }
 
 func grids(m *netpol.Matrix) []*grid {
-	byPort := map[netpol.PortProto]*grid{}
-	var order []netpol.PortProto
-	for _, c := range m.Cells {
-		pp := netpol.PortProto{Port: c.Port, Protocol: c.Protocol}
-		g := byPort[pp]
-		if g == nil {
-			g = &grid{pp: pp, pods: m.Pods, cells: map[[2]string]bool{}}
-			byPort[pp] = g
-			order = append(order, pp)
-		}
-		g.cells[[2]string{c.From, c.To}] = c.Allowed
-	}
-	slices.SortFunc(order, func(a, b netpol.PortProto) int {
-		if a.Protocol != b.Protocol {
-			return strings.Compare(string(a.Protocol), string(b.Protocol))
-		}
-		return int(a.Port - b.Port)
-	})
-	out := make([]*grid, len(order))
-	for i, pp := range order {
-		out[i] = byPort[pp]
+	var out []*grid
+	for _, pp := range m.Ports() {
+		out = append(out, &grid{pp: pp, pods: m.Pods, m: m})
 	}
 	return out
 }
 
-func writeMatrix(w io.Writer, format string, m *netpol.Matrix) error {
-	cells := m.Cells
-	if cells == nil {
-		cells = []netpol.Cell{}
-	}
-	if ok, err := writeData(w, format, cells); ok {
+// writeMatrix prints a matrix of any size in time linear in its cells,
+// buffered, without holding a second copy of it: a million verdicts are a
+// normal input (1,000 pods).
+func writeMatrix(out io.Writer, format string, m *netpol.Matrix) error {
+	w := bufio.NewWriterSize(out, 1<<16)
+	if err := writeMatrixTo(w, format, m); err != nil {
 		return err
 	}
+	return w.Flush()
+}
+
+func writeMatrixTo(w *bufio.Writer, format string, m *netpol.Matrix) error {
 	switch format {
+	case "json":
+		return writeCellsJSON(w, m.Cells)
+	case "yaml":
+		return writeCellsYAML(w, m.Cells)
 	case "table", "":
 		gs := grids(m)
 		if len(gs) == 0 {
@@ -143,51 +136,170 @@ func writeMatrix(w io.Writer, format string, m *netpol.Matrix) error {
 		}
 		for i, g := range gs {
 			if i > 0 {
-				fmt.Fprintln(w)
+				w.WriteByte('\n')
 			}
-			tw := tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
-			fmt.Fprintf(tw, "%s\t%s\n", g.pp, strings.Join(g.pods, "\t"))
-			for _, from := range g.pods {
-				row := make([]string, len(g.pods))
-				for j, to := range g.pods {
-					row[j] = g.mark(from, to)
-				}
-				fmt.Fprintf(tw, "%s\t%s\n", from, strings.Join(row, "\t"))
-			}
-			tw.Flush()
+			writeGridTable(w, g)
 		}
 		return nil
 	case "csv":
-		rows := make([][]string, len(cells))
-		for i, c := range cells {
-			rows[i] = []string{c.From, c.To, fmt.Sprint(c.Port), string(c.Protocol), fmt.Sprint(c.Allowed)}
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"from", "to", "port", "protocol", "allowed"})
+		row := make([]string, 5)
+		for _, c := range m.Cells {
+			row[0], row[1], row[2], row[3], row[4] = c.From, c.To, strconv.Itoa(int(c.Port)), string(c.Protocol), strconv.FormatBool(c.Allowed)
+			cw.Write(row)
 		}
-		return writeRows(w, "csv", []string{"from", "to", "port", "protocol", "allowed"}, rows)
+		cw.Flush()
+		return cw.Error()
 	case "md":
 		for i, g := range grids(m) {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
 			fmt.Fprintf(w, "**%s** (rows: from, columns: to; `.` allowed, `X` denied, `-` port not declared)\n\n", g.pp)
-			var rows [][]string
-			for _, from := range g.pods {
-				row := []string{from}
-				for _, to := range g.pods {
-					row = append(row, g.mark(from, to))
-				}
-				rows = append(rows, row)
+			esc := strings.NewReplacer("|", `\|`)
+			w.WriteString("| from \\ to |")
+			for _, p := range g.pods {
+				w.WriteString(" " + p + " |")
 			}
-			writeMarkdown(w, append([]string{"from \\ to"}, g.pods...), rows)
+			fmt.Fprintf(w, "\n|%s\n", strings.Repeat(" --- |", len(g.pods)+1))
+			for i, from := range g.pods {
+				w.WriteString("| " + esc.Replace(from) + " |")
+				for j := range g.pods {
+					w.WriteString(" " + g.mark(i, j) + " |")
+				}
+				w.WriteByte('\n')
+			}
 		}
 		return nil
 	case "dot":
-		return writeDot(w, m.Pods, allowedEdges(cells), nil)
+		return writeDot(w, m.Pods, allowedEdges(m.Cells), nil)
 	case "svg":
 		return writeMatrixSVG(w, grids(m))
 	case "html":
 		return writeMatrixHTML(w, grids(m))
 	}
 	return unknownFormat(format)
+}
+
+// writeGridTable prints one grid as text/tabwriter would with the settings
+// of writeRows (padding 1, spaces), but with the column widths known up
+// front, so nothing is buffered: the first column is as wide as the
+// longest source, each other as wide as its destination's name.
+func writeGridTable(w *bufio.Writer, g *grid) {
+	first := utf8.RuneCountInString(g.pp.String())
+	for _, p := range g.pods {
+		first = max(first, utf8.RuneCountInString(p))
+	}
+	pad := func(s string, width int) {
+		w.WriteString(s)
+		for n := utf8.RuneCountInString(s); n < width+1; n++ {
+			w.WriteByte(' ')
+		}
+	}
+	// Every cell but a line's last is padded to its column's width.
+	line := func(head string, cell func(j int) string) {
+		last := len(g.pods) - 1
+		if last < 0 {
+			w.WriteString(head)
+			w.WriteByte('\n')
+			return
+		}
+		pad(head, first)
+		for j := 0; j < last; j++ {
+			pad(cell(j), max(utf8.RuneCountInString(g.pods[j]), 1))
+		}
+		w.WriteString(cell(last))
+		w.WriteByte('\n')
+	}
+	line(g.pp.String(), func(j int) string { return g.pods[j] })
+	for i, from := range g.pods {
+		line(from, func(j int) string { return g.mark(i, j) })
+	}
+}
+
+// writeCellsJSON prints cells exactly as json.MarshalIndent(cells, "", "  ")
+// followed by a newline would, one cell at a time.
+func writeCellsJSON(w *bufio.Writer, cells []netpol.Cell) error {
+	if len(cells) == 0 {
+		_, err := w.WriteString("[]\n")
+		return err
+	}
+	var num []byte
+	w.WriteString("[\n")
+	for i, c := range cells {
+		w.WriteString("  {\n    \"from\": ")
+		writeJSONString(w, c.From)
+		w.WriteString(",\n    \"to\": ")
+		writeJSONString(w, c.To)
+		w.WriteString(",\n    \"port\": ")
+		num = strconv.AppendInt(num[:0], int64(c.Port), 10)
+		w.Write(num)
+		w.WriteString(",\n    \"protocol\": ")
+		writeJSONString(w, string(c.Protocol))
+		w.WriteString(",\n    \"allowed\": ")
+		w.WriteString(strconv.FormatBool(c.Allowed))
+		if i < len(cells)-1 {
+			w.WriteString("\n  },\n")
+		} else {
+			w.WriteString("\n  }\n")
+		}
+	}
+	_, err := w.WriteString("]\n")
+	return err
+}
+
+// writeJSONString writes s as encoding/json would. Pod names need no
+// escapes (validation keeps them to DNS characters), so the common case is
+// a copy between quotes.
+func writeJSONString(w *bufio.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			w.Write(b)
+			return
+		}
+	}
+	w.WriteByte('"')
+	w.WriteString(s)
+	w.WriteByte('"')
+}
+
+// writeCellsYAML prints cells exactly as sigs.k8s.io/yaml would (keys in
+// order, strings quoted where YAML 1.1 would misread them), one at a time.
+func writeCellsYAML(w *bufio.Writer, cells []netpol.Cell) error {
+	if len(cells) == 0 {
+		_, err := w.WriteString("[]\n")
+		return err
+	}
+	scalar := map[string]string{}
+	q := func(s string) (string, error) {
+		if v, ok := scalar[s]; ok {
+			return v, nil
+		}
+		b, err := yaml.Marshal(s)
+		if err != nil {
+			return "", err
+		}
+		scalar[s] = strings.TrimSuffix(string(b), "\n")
+		return scalar[s], nil
+	}
+	for _, c := range cells {
+		from, err := q(c.From)
+		if err != nil {
+			return err
+		}
+		to, err := q(c.To)
+		if err != nil {
+			return err
+		}
+		proto, err := q(string(c.Protocol))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "- allowed: %t\n  from: %s\n  port: %d\n  protocol: %s\n  to: %s\n", c.Allowed, from, c.Port, proto, to)
+	}
+	return nil
 }
 
 // allowedEdges groups allowed cells by pod pair, labelled with their ports,

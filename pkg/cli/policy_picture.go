@@ -54,7 +54,7 @@ func writeMatrixSVG(w io.Writer, gs []*grid) error {
 			y := top + labelW + i*cell
 			fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW-4, y+cell-4, html.EscapeString(from))
 			for j, to := range g.pods {
-				mark := g.mark(from, to)
+				mark := g.mark(i, j)
 				fmt.Fprintf(w, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="#fff"><title>%s -> %s %s: %s</title></rect>`+"\n",
 					labelW+j*cell, y, cell, cell, cellColour(mark), html.EscapeString(from), html.EscapeString(to), g.pp, word(mark))
 			}
@@ -95,10 +95,10 @@ td.a{background:`+colourAllowed+`;color:#fff} td.d{background:`+colourDenied+`;c
 			fmt.Fprintf(w, `<th class="to">%s</th>`, html.EscapeString(to))
 		}
 		fmt.Fprintln(w, "</tr>")
-		for _, from := range g.pods {
+		for i, from := range g.pods {
 			fmt.Fprintf(w, `<tr><th class="from">%s</th>`, html.EscapeString(from))
-			for _, to := range g.pods {
-				mark := g.mark(from, to)
+			for j, to := range g.pods {
+				mark := g.mark(i, j)
 				class := map[string]string{".": "a", "X": "d", "-": "n"}[mark]
 				fmt.Fprintf(w, `<td class="%s" title="%s -&gt; %s %s: %s">%s</td>`, class,
 					html.EscapeString(from), html.EscapeString(to), g.pp, word(mark), mark)

@@ -25,6 +25,7 @@ type Engine struct {
 
 	classOf map[*Pod]*class
 	classes []*class
+	sets    *sets // the matrix's per-peer and per-subject pod sets, built on first use
 }
 
 type class struct {

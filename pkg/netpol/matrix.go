@@ -20,6 +20,12 @@ type Cell struct {
 type Matrix struct {
 	Pods  []string // every pod, sorted
 	Cells []Cell
+
+	// Every source's row of cells has the same layout: destination j's
+	// ports start at colStart[j] of the row, in the order of dstPorts[j].
+	dstPorts [][]PortProto
+	colStart []int
+	rowLen   int
 }
 
 // PortsFor is what the matrix probes on destination p: the given ports if
@@ -52,47 +58,81 @@ func comparePortProto(a, b PortProto) int {
 	return int(a.Port - b.Port)
 }
 
-type classPair struct {
-	from, to int
-	pp       PortProto
-}
-
 // Matrix evaluates every pair of pods on PortsFor(destination, ports).
-// Pairs of classes are evaluated once and shared by their members.
+//
+// Rather than deciding pair by pair, it asks the model, per port, which
+// pods each pod's egress lets it reach and which pods each pod's ingress
+// lets in (decideAll, shared by the pods of a class); a cell is allowed
+// when both sets say so, or when a pod reaches itself. The answers are
+// exactly Allowed's (TestMatrixEqualsPairByPair).
 func (e *Engine) Matrix(ports []PortProto) *Matrix {
-	m := &Matrix{}
-	for _, p := range e.Cluster.Pods {
-		m.Pods = append(m.Pods, p.Key())
+	pods := e.Cluster.Pods
+	m := &Matrix{Pods: make([]string, len(pods)), dstPorts: make([][]PortProto, len(pods)), colStart: make([]int, len(pods))}
+	var all []PortProto
+	for j, p := range pods {
+		m.Pods[j] = p.Key()
+		m.dstPorts[j] = PortsFor(p, ports)
+		m.colStart[j] = m.rowLen
+		m.rowLen += len(m.dstPorts[j])
+		for _, pp := range m.dstPorts[j] {
+			if !slices.Contains(all, pp) {
+				all = append(all, pp)
+			}
+		}
 	}
-	cache := map[classPair]bool{}
-	dstPorts := make([][]PortProto, len(e.Cluster.Pods))
-	for i, dst := range e.Cluster.Pods {
-		dstPorts[i] = PortsFor(dst, ports)
+	// egress[k][i]: the pods pod i may send to on port all[k];
+	// ingress[k][j]: the pods pod j may receive from on it.
+	egress, ingress := make([][]podSet, len(all)), make([][]podSet, len(all))
+	for k, pp := range all {
+		egress[k], ingress[k] = make([]podSet, len(pods)), make([]podSet, len(pods))
+		for i, p := range pods {
+			egress[k][i] = e.decideAll(Egress, p, pp)
+		}
+		for j, p := range pods {
+			if slices.Contains(m.dstPorts[j], pp) {
+				ingress[k][j] = e.decideAll(Ingress, p, pp)
+			}
+		}
 	}
-	for _, src := range e.Cluster.Pods {
-		sc := e.classOf[src]
-		for i, dst := range e.Cluster.Pods {
-			dc := e.classOf[dst]
-			for _, pp := range dstPorts[i] {
-				cell := Cell{From: src.Key(), To: dst.Key(), Port: pp.Port, Protocol: pp.Protocol}
-				if src == dst {
-					cell.Allowed = true
-				} else {
-					k := classPair{sc.id, dc.id, pp}
-					allowed, ok := cache[k]
-					if !ok {
-						a, b := sc.rep, dc.rep
-						if a == b {
-							b = sc.members[1] // two pods of one class
-						}
-						allowed = e.Allowed(PodEndpoint(a), PodEndpoint(b), pp.Port, pp.Protocol)
-						cache[k] = allowed
-					}
-					cell.Allowed = allowed
-				}
-				m.Cells = append(m.Cells, cell)
+	portIdx := make([][]int, len(pods))
+	for j := range pods {
+		for _, pp := range m.dstPorts[j] {
+			portIdx[j] = append(portIdx[j], slices.Index(all, pp))
+		}
+	}
+	m.Cells = make([]Cell, 0, len(pods)*m.rowLen)
+	for i := range pods {
+		for j := range pods {
+			for n, pp := range m.dstPorts[j] {
+				k := portIdx[j][n]
+				allowed := i == j || egress[k][i].has(j) && ingress[k][j].has(i)
+				m.Cells = append(m.Cells, Cell{From: m.Pods[i], To: m.Pods[j], Port: pp.Port, Protocol: pp.Protocol, Allowed: allowed})
 			}
 		}
 	}
 	return m
+}
+
+// Ports lists every port the matrix evaluates on some destination, sorted.
+func (m *Matrix) Ports() []PortProto {
+	var out []PortProto
+	for _, pps := range m.dstPorts {
+		for _, pp := range pps {
+			if !slices.Contains(out, pp) {
+				out = append(out, pp)
+			}
+		}
+	}
+	slices.SortFunc(out, comparePortProto)
+	return out
+}
+
+// At is the cell of source Pods[from] to destination Pods[to] on pp; ok is
+// false when the destination is not evaluated on pp.
+func (m *Matrix) At(from, to int, pp PortProto) (c *Cell, ok bool) {
+	n := slices.Index(m.dstPorts[to], pp)
+	if n < 0 {
+		return nil, false
+	}
+	return &m.Cells[from*m.rowLen+m.colStart[to]+n], true
 }
