@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,9 +127,9 @@ func writeMatrix(out io.Writer, format string, m *netpol.Matrix) error {
 func writeMatrixTo(w *bufio.Writer, format string, m *netpol.Matrix) error {
 	switch format {
 	case "json":
-		return writeCellsJSON(w, m.Cells)
+		return writeCellsJSON(w, m.Len(), m.Len()/max(len(m.Pods), 1), m.Cells())
 	case "yaml":
-		return writeCellsYAML(w, m.Cells)
+		return writeCellsYAML(w, m.Len(), m.Cells())
 	case "table", "":
 		gs := grids(m)
 		if len(gs) == 0 {
@@ -145,7 +147,7 @@ func writeMatrixTo(w *bufio.Writer, format string, m *netpol.Matrix) error {
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"from", "to", "port", "protocol", "allowed"})
 		row := make([]string, 5)
-		for _, c := range m.Cells {
+		for c := range m.Cells() {
 			row[0], row[1], row[2], row[3], row[4] = c.From, c.To, strconv.Itoa(int(c.Port)), string(c.Protocol), strconv.FormatBool(c.Allowed)
 			cw.Write(row)
 		}
@@ -173,7 +175,7 @@ func writeMatrixTo(w *bufio.Writer, format string, m *netpol.Matrix) error {
 		}
 		return nil
 	case "dot":
-		return writeDot(w, m.Pods, allowedEdges(m.Cells), nil)
+		return writeDot(w, m.Pods, allowedEdges(m.Cells()), nil)
 	case "svg":
 		return writeMatrixSVG(w, grids(m))
 	case "html":
@@ -219,27 +221,52 @@ func writeGridTable(w *bufio.Writer, g *grid) {
 }
 
 // writeCellsJSON prints cells exactly as json.MarshalIndent(cells, "", "  ")
-// followed by a newline would, one cell at a time.
-func writeCellsJSON(w *bufio.Writer, cells []netpol.Cell) error {
-	if len(cells) == 0 {
+// followed by a newline would, one cell at a time. Every source's row of
+// a matrix has the same destinations and ports (rowLen cells), so the text
+// after "from" is made once per column and reused for every row.
+func writeCellsJSON(w *bufio.Writer, n, rowLen int, cells iter.Seq[netpol.Cell]) error {
+	if n == 0 {
 		_, err := w.WriteString("[]\n")
 		return err
 	}
-	var num []byte
+	var b bytes.Buffer
+	column := func(c netpol.Cell) string {
+		b.Reset()
+		bw := bufio.NewWriter(&b)
+		bw.WriteString(",\n    \"to\": ")
+		writeJSONString(bw, c.To)
+		fmt.Fprintf(bw, ",\n    \"port\": %d,\n    \"protocol\": ", c.Port)
+		writeJSONString(bw, string(c.Protocol))
+		bw.WriteString(",\n    \"allowed\": ")
+		bw.Flush()
+		return b.String()
+	}
+	columns := make([]string, 0, rowLen)
+	var from, head string
+	i := 0
 	w.WriteString("[\n")
-	for i, c := range cells {
-		w.WriteString("  {\n    \"from\": ")
-		writeJSONString(w, c.From)
-		w.WriteString(",\n    \"to\": ")
-		writeJSONString(w, c.To)
-		w.WriteString(",\n    \"port\": ")
-		num = strconv.AppendInt(num[:0], int64(c.Port), 10)
-		w.Write(num)
-		w.WriteString(",\n    \"protocol\": ")
-		writeJSONString(w, string(c.Protocol))
-		w.WriteString(",\n    \"allowed\": ")
-		w.WriteString(strconv.FormatBool(c.Allowed))
-		if i < len(cells)-1 {
+	for c := range cells {
+		if i == 0 || c.From != from {
+			from = c.From
+			b.Reset()
+			bw := bufio.NewWriter(&b)
+			bw.WriteString("  {\n    \"from\": ")
+			writeJSONString(bw, c.From)
+			bw.Flush()
+			head = b.String()
+		}
+		col := i % rowLen
+		if col == len(columns) {
+			columns = append(columns, column(c))
+		}
+		w.WriteString(head)
+		w.WriteString(columns[col])
+		if c.Allowed {
+			w.WriteString("true")
+		} else {
+			w.WriteString("false")
+		}
+		if i++; i < n {
 			w.WriteString("\n  },\n")
 		} else {
 			w.WriteString("\n  }\n")
@@ -267,8 +294,8 @@ func writeJSONString(w *bufio.Writer, s string) {
 
 // writeCellsYAML prints cells exactly as sigs.k8s.io/yaml would (keys in
 // order, strings quoted where YAML 1.1 would misread them), one at a time.
-func writeCellsYAML(w *bufio.Writer, cells []netpol.Cell) error {
-	if len(cells) == 0 {
+func writeCellsYAML(w *bufio.Writer, n int, cells iter.Seq[netpol.Cell]) error {
+	if n == 0 {
 		_, err := w.WriteString("[]\n")
 		return err
 	}
@@ -284,7 +311,7 @@ func writeCellsYAML(w *bufio.Writer, cells []netpol.Cell) error {
 		scalar[s] = strings.TrimSuffix(string(b), "\n")
 		return scalar[s], nil
 	}
-	for _, c := range cells {
+	for c := range cells {
 		from, err := q(c.From)
 		if err != nil {
 			return err
@@ -304,9 +331,9 @@ func writeCellsYAML(w *bufio.Writer, cells []netpol.Cell) error {
 
 // allowedEdges groups allowed cells by pod pair, labelled with their ports,
 // leaving out a pod's connections to itself.
-func allowedEdges(cells []netpol.Cell) map[[2]string][]string {
+func allowedEdges(cells iter.Seq[netpol.Cell]) map[[2]string][]string {
 	edges := map[[2]string][]string{}
-	for _, c := range cells {
+	for c := range cells {
 		if c.Allowed && c.From != c.To {
 			k := [2]string{c.From, c.To}
 			edges[k] = append(edges[k], fmt.Sprintf("%s %d", c.Protocol, c.Port))

@@ -89,9 +89,10 @@ no SCTP sockets. A pod's connections to itself are not probed.`,
 func probeMatrix(ctx context.Context, eng *netpol.Engine, m *netpol.Matrix, netns map[string]string, timeout time.Duration, workers int) []probeResult {
 	sctp := sctpSupported()
 	var jobs []int
-	results := make([]probeResult, len(m.Cells))
-	for i, c := range m.Cells {
-		results[i].Cell = c
+	results := make([]probeResult, 0, m.Len())
+	for c := range m.Cells() {
+		i := len(results)
+		results = append(results, probeResult{Cell: c})
 		if c.From == c.To {
 			continue
 		}

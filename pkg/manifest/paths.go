@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"github.com/podnet/podnet/pkg/source"
 )
@@ -53,13 +55,36 @@ func ReadPaths(paths []string, recursive bool, stdin io.Reader) ([]source.Object
 		return nil, errors.Join(errs...)
 	}
 
-	d := newDecoder()
+	// Files decode in parallel (a cluster's worth of manifests is mostly
+	// YAML parsing), each with its own decoder; objects and errors keep
+	// the order of the files.
+	type result struct {
+		objs []source.Object
+		err  error
+	}
+	results := make([]result, len(files))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(files), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := newDecoder()
+			for i := range work {
+				results[i].objs, results[i].err = d.decodeFile(files[i], stdin)
+			}
+		}()
+	}
+	for i := range files {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 	var objs []source.Object
-	for _, f := range files {
-		got, err := d.decodeFile(f, stdin)
-		objs = append(objs, got...)
-		if err != nil {
-			errs = append(errs, err)
+	for _, r := range results {
+		objs = append(objs, r.objs...)
+		if r.err != nil {
+			errs = append(errs, r.err)
 		}
 	}
 	return objs, errors.Join(errs...)

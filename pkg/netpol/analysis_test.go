@@ -32,11 +32,11 @@ spec:
 func TestMatrixAgreesWithEvaluate(t *testing.T) {
 	e := xyz(t, stacked)
 	m := e.Matrix(nil)
-	if want := 9 * 9 * 6; len(m.Cells) != want {
-		t.Fatalf("matrix has %d cells, want %d (9 pods x 9 pods x 6 ports)", len(m.Cells), want)
+	if want := 9 * 9 * 6; m.Len() != want {
+		t.Fatalf("matrix has %d cells, want %d (9 pods x 9 pods x 6 ports)", m.Len(), want)
 	}
 	allowed := 0
-	for _, c := range m.Cells {
+	for c := range m.Cells() {
 		v := e.Evaluate(e.endpoint(t, c.From), e.endpoint(t, c.To), c.Port, c.Protocol)
 		if v.Allowed != c.Allowed {
 			t.Errorf("cell %+v disagrees with Evaluate (%v)", c, v.Allowed)
@@ -45,12 +45,12 @@ func TestMatrixAgreesWithEvaluate(t *testing.T) {
 			allowed++
 		}
 	}
-	if allowed == 0 || allowed == len(m.Cells) {
-		t.Errorf("degenerate matrix: %d of %d allowed", allowed, len(m.Cells))
+	if allowed == 0 || allowed == m.Len() {
+		t.Errorf("degenerate matrix: %d of %d allowed", allowed, m.Len())
 	}
 	narrowed := e.Matrix([]PortProto{{81, corev1.ProtocolUDP}})
-	if len(narrowed.Cells) != 81 {
-		t.Errorf("--ports 81/UDP should give 81 cells, got %d", len(narrowed.Cells))
+	if narrowed.Len() != 81 {
+		t.Errorf("--ports 81/UDP should give 81 cells, got %d", narrowed.Len())
 	}
 }
 

@@ -22,8 +22,8 @@ func BenchmarkMatrix(b *testing.B) {
 			b.Fatal(err)
 		}
 		m := e.Matrix(nil)
-		if len(m.Cells) != 2*len(m.Pods)*len(m.Pods) {
-			b.Fatalf("matrix has %d verdicts", len(m.Cells))
+		if m.Len() != 2*len(m.Pods)*len(m.Pods) {
+			b.Fatalf("matrix has %d verdicts", m.Len())
 		}
 	}
 }

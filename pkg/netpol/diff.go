@@ -21,12 +21,12 @@ type cellKey struct {
 // only counts as unreachable on the other.
 func Diff(before, after *Matrix) []Change {
 	old := map[cellKey]bool{}
-	for _, c := range before.Cells {
+	for c := range before.Cells() {
 		old[cellKey{c.From, c.To, PortProto{c.Port, c.Protocol}}] = c.Allowed
 	}
 	seen := map[cellKey]bool{}
 	var out []Change
-	for _, c := range after.Cells {
+	for c := range after.Cells() {
 		k := cellKey{c.From, c.To, PortProto{c.Port, c.Protocol}}
 		seen[k] = true
 		if was := old[k]; was != c.Allowed {
@@ -37,7 +37,7 @@ func Diff(before, after *Matrix) []Change {
 			out = append(out, Change{Cell: c, Change: ch})
 		}
 	}
-	for _, c := range before.Cells {
+	for c := range before.Cells() {
 		if !seen[cellKey{c.From, c.To, PortProto{c.Port, c.Protocol}}] && c.Allowed {
 			gone := c
 			gone.Allowed = false

@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"iter"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,16 +17,18 @@ type Cell struct {
 }
 
 // Matrix is every pod × pod × port verdict, sorted by source, destination,
-// protocol and port.
+// protocol and port: every source has the same row, every pod as a
+// destination on PortsFor that pod. It keeps one bit per verdict (a
+// million verdicts are a normal matrix: 1,000 pods); Cells reads them out.
 type Matrix struct {
-	Pods  []string // every pod, sorted
-	Cells []Cell
+	Pods []string // every pod, sorted
 
 	// Every source's row of cells has the same layout: destination j's
 	// ports start at colStart[j] of the row, in the order of dstPorts[j].
 	dstPorts [][]PortProto
 	colStart []int
 	rowLen   int
+	allowed  podSet // by cell number: source × rowLen + column
 }
 
 // PortsFor is what the matrix probes on destination p: the given ports if
@@ -100,17 +103,39 @@ func (e *Engine) Matrix(ports []PortProto) *Matrix {
 			portIdx[j] = append(portIdx[j], slices.Index(all, pp))
 		}
 	}
-	m.Cells = make([]Cell, 0, len(pods)*m.rowLen)
+	m.allowed = newPodSet(m.Len())
+	cell := 0
 	for i := range pods {
 		for j := range pods {
-			for n, pp := range m.dstPorts[j] {
-				k := portIdx[j][n]
-				allowed := i == j || egress[k][i].has(j) && ingress[k][j].has(i)
-				m.Cells = append(m.Cells, Cell{From: m.Pods[i], To: m.Pods[j], Port: pp.Port, Protocol: pp.Protocol, Allowed: allowed})
+			for _, k := range portIdx[j] {
+				if i == j || egress[k][i].has(j) && ingress[k][j].has(i) {
+					m.allowed.add(cell)
+				}
+				cell++
 			}
 		}
 	}
 	return m
+}
+
+// Len is the number of cells.
+func (m *Matrix) Len() int { return len(m.Pods) * m.rowLen }
+
+// Cells yields every cell in order.
+func (m *Matrix) Cells() iter.Seq[Cell] {
+	return func(yield func(Cell) bool) {
+		cell := 0
+		for _, from := range m.Pods {
+			for j, to := range m.Pods {
+				for _, pp := range m.dstPorts[j] {
+					if !yield(Cell{From: from, To: to, Port: pp.Port, Protocol: pp.Protocol, Allowed: m.allowed.has(cell)}) {
+						return
+					}
+					cell++
+				}
+			}
+		}
+	}
 }
 
 // Ports lists every port the matrix evaluates on some destination, sorted.
@@ -129,10 +154,11 @@ func (m *Matrix) Ports() []PortProto {
 
 // At is the cell of source Pods[from] to destination Pods[to] on pp; ok is
 // false when the destination is not evaluated on pp.
-func (m *Matrix) At(from, to int, pp PortProto) (c *Cell, ok bool) {
+func (m *Matrix) At(from, to int, pp PortProto) (c Cell, ok bool) {
 	n := slices.Index(m.dstPorts[to], pp)
 	if n < 0 {
-		return nil, false
+		return Cell{}, false
 	}
-	return &m.Cells[from*m.rowLen+m.colStart[to]+n], true
+	allowed := m.allowed.has(from*m.rowLen + m.colStart[to] + n)
+	return Cell{From: m.Pods[from], To: m.Pods[to], Port: pp.Port, Protocol: pp.Protocol, Allowed: allowed}, true
 }
