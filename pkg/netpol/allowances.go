@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"net/netip"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -44,6 +45,43 @@ func (e *Engine) Allowances(p *Pod, dir Direction) (isolated bool, out []Allowan
 		}
 	}
 	return isolated, out
+}
+
+// DependsOn says whether subject's allowances (either direction) may
+// change when pod q changes: q is subject itself, or a rule of a policy
+// isolating subject has a peer that matches q, or allows named ports to
+// every destination (each destination pod resolves them). q may be from
+// another Cluster, the state before a change; nsLabels are the labels of
+// its namespace there.
+func (e *Engine) DependsOn(subject, q *Pod, nsLabels map[string]string) bool {
+	if subject.Key() == q.Key() {
+		return true
+	}
+	c := e.classOf[subject]
+	if c == nil {
+		return false
+	}
+	for _, pol := range c.selecting {
+		for _, dir := range []Direction{Ingress, Egress} {
+			if !pol.isolates[dir] {
+				continue
+			}
+			for _, r := range pol.rules[dir] {
+				if r.allPeers {
+					if dir == Egress && slices.ContainsFunc(r.ports, func(m portMatch) bool { return m.name != "" }) {
+						return true
+					}
+					continue
+				}
+				for _, pe := range r.peers {
+					if pe.matchesPod(q, nsLabels) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (e *Engine) allowances(subject *Pod, r *rule) []Allowance {

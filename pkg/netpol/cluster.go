@@ -43,6 +43,9 @@ type Pod struct {
 	// ServicePorts are the target ports of the Services selecting a pod
 	// that declares no ports: what the matrix probes by default then.
 	ServicePorts []PortProto
+
+	source *corev1.Pod // what it was made from
+	class  string      // classKey, once worked out
 }
 
 // PortProto is a port number and protocol.
@@ -93,15 +96,81 @@ func FromObjects(objs []source.Object) *Cluster {
 }
 
 // FromSource builds a Cluster from the current state of src.
-func FromSource(src source.Source) *Cluster {
+func FromSource(src source.Source) *Cluster { return (*Cache)(nil).FromSource(src) }
+
+// Cache carries what a model derives from each object (a pod's facts, a
+// policy defaulted and compiled into matchers) from one model to the next.
+// It is keyed by the objects themselves: sources hand out objects that are
+// never changed in place (a change is a new object, as with informers), so
+// a model rebuilt after one change redoes the work of that object only. A
+// Cache serves one goroutine's successive models; a nil *Cache caches
+// nothing.
+type Cache struct {
+	pods     map[*corev1.Pod]*Pod
+	policies map[*networkingv1.NetworkPolicy]*networkingv1.NetworkPolicy // source → defaulted
+	compiled map[*networkingv1.NetworkPolicy]*policy                     // defaulted → compiled
+}
+
+// FromSource is the package's FromSource, reusing what earlier calls
+// derived from objects that have not changed.
+func (k *Cache) FromSource(src source.Source) *Cluster {
 	c := &Cluster{Namespaces: map[string]map[string]string{}, Nodes: map[string][]netip.Addr{}}
-	for _, k := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy} {
-		for _, o := range src.List(k) {
+	var pods map[*corev1.Pod]*Pod
+	var policies map[*networkingv1.NetworkPolicy]*networkingv1.NetworkPolicy
+	if k != nil {
+		pods, policies = map[*corev1.Pod]*Pod{}, map[*networkingv1.NetworkPolicy]*networkingv1.NetworkPolicy{}
+	}
+	for _, kind := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy} {
+		for _, o := range src.List(kind) {
+			switch o := o.(type) {
+			case *corev1.Pod:
+				if p, ok := k.pod(o); ok {
+					pods[o] = p
+					c.Pods = append(c.Pods, p)
+					continue
+				}
+			case *networkingv1.NetworkPolicy:
+				if np, ok := k.policy(o); ok {
+					policies[o] = np
+					c.Policies = append(c.Policies, np)
+					continue
+				}
+			}
 			c.add(o)
+			if k == nil {
+				continue
+			}
+			switch o := o.(type) {
+			case *corev1.Pod:
+				if n := len(c.Pods); n > 0 && c.Pods[n-1].source == o {
+					pods[o] = c.Pods[n-1]
+				}
+			case *networkingv1.NetworkPolicy:
+				policies[o] = c.Policies[len(c.Policies)-1]
+			}
 		}
+	}
+	if k != nil {
+		k.pods, k.policies = pods, policies
 	}
 	c.finish()
 	return c
+}
+
+func (k *Cache) pod(o *corev1.Pod) (*Pod, bool) {
+	if k == nil {
+		return nil, false
+	}
+	p, ok := k.pods[o]
+	return p, ok
+}
+
+func (k *Cache) policy(o *networkingv1.NetworkPolicy) (*networkingv1.NetworkPolicy, bool) {
+	if k == nil {
+		return nil, false
+	}
+	np, ok := k.policies[o]
+	return np, ok
 }
 
 func (c *Cluster) add(o source.Object) {
@@ -124,7 +193,9 @@ func (c *Cluster) add(o source.Object) {
 		if o.Spec.HostNetwork || o.Status.Phase == corev1.PodSucceeded || o.Status.Phase == corev1.PodFailed {
 			return
 		}
-		c.Pods = append(c.Pods, podFrom(o))
+		p := podFrom(o)
+		p.source = o
+		c.Pods = append(c.Pods, p)
 	case *networkingv1.NetworkPolicy:
 		np := o.DeepCopy()
 		manifest.Default(np)
@@ -176,10 +247,19 @@ func (c *Cluster) finish() {
 			p.ServicePorts = c.servicePorts(p)
 		}
 	}
-	slices.SortFunc(c.Pods, func(a, b *Pod) int { return strings.Compare(a.Key(), b.Key()) })
+	// By "namespace/name": names cannot contain "/", so comparing the
+	// parts in turn gives the same order without building keys.
+	slices.SortFunc(c.Pods, func(a, b *Pod) int { return cmpKey(a.Namespace, a.Name, b.Namespace, b.Name) })
 	slices.SortFunc(c.Policies, func(a, b *networkingv1.NetworkPolicy) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		return cmpKey(a.Namespace, a.Name, b.Namespace, b.Name)
 	})
+}
+
+func cmpKey(ns1, name1, ns2, name2 string) int {
+	if c := strings.Compare(ns1, ns2); c != 0 {
+		return c
+	}
+	return strings.Compare(name1, name2)
 }
 
 // servicePorts lists the numeric target ports of Services selecting p.

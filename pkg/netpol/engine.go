@@ -5,22 +5,21 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Engine answers "is this connection allowed" for one Cluster. Pods that
-// policy cannot tell apart (same namespace, labels, declared ports and the
-// same answer to every ipBlock) share a class, and per-peer matches are
-// cached per class, so a matrix costs classes², not pods², selector matches.
+// selectors cannot tell apart (same namespace, labels and declared ports)
+// share a class: the policies selecting them and per-peer selector matches
+// are worked out once per class.
 type Engine struct {
 	Cluster  *Cluster
 	policies []*policy
 	byNS     map[string][]*policy
-	blocks   []*ipBlock
 	selPeers int
 
 	classOf map[*Pod]*class
@@ -42,23 +41,34 @@ type class struct {
 // New compiles the cluster's policies. A policy that cannot be compiled
 // (an invalid selector or CIDR) is an error naming it and its field; the
 // caller decides whether to go on without it.
-func New(c *Cluster) (*Engine, error) {
+func New(c *Cluster) (*Engine, error) { return (*Cache)(nil).New(c) }
+
+// New is the package's New, reusing policies compiled by earlier calls.
+func (k *Cache) New(c *Cluster) (*Engine, error) {
 	e := &Engine{Cluster: c, byNS: map[string][]*policy{}, classOf: map[*Pod]*class{}}
 	var errs []error
+	var compiled map[*networkingv1.NetworkPolicy]*policy
+	if k != nil {
+		compiled = map[*networkingv1.NetworkPolicy]*policy{}
+	}
 	for _, np := range c.Policies {
-		p, err := compilePolicy(np)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		p, ok := k.compiledPolicy(np)
+		if !ok {
+			var err error
+			if p, err = compilePolicy(np); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if compiled != nil {
+			compiled[np] = p
 		}
 		e.policies = append(e.policies, p)
 		e.byNS[np.Namespace] = append(e.byNS[np.Namespace], p)
 		for _, dir := range []Direction{Ingress, Egress} {
 			for _, r := range p.rules[dir] {
 				for _, pe := range r.peers {
-					if pe.block != nil {
-						e.blocks = append(e.blocks, pe.block)
-					} else {
+					if pe.block == nil {
 						pe.id = e.selPeers
 						e.selPeers++
 					}
@@ -66,13 +76,28 @@ func New(c *Cluster) (*Engine, error) {
 			}
 		}
 	}
+	if k != nil {
+		k.compiled = compiled
+	}
 	e.buildClasses()
 	return e, errors.Join(errs...)
 }
 
-// classKey holds everything policy evaluation can observe of a pod except
-// its identity.
-func (e *Engine) classKey(p *Pod) string {
+func (k *Cache) compiledPolicy(np *networkingv1.NetworkPolicy) (*policy, bool) {
+	if k == nil {
+		return nil, false
+	}
+	p, ok := k.compiled[np]
+	return p, ok
+}
+
+// classKey holds everything selectors and named ports can observe of a
+// pod. Addresses are not part of it: ipBlocks are matched on each pod's
+// own IP.
+func classKey(p *Pod) string {
+	if p.class != "" {
+		return p.class
+	}
 	var b strings.Builder
 	b.WriteString(p.Namespace)
 	b.WriteByte(0)
@@ -88,19 +113,14 @@ func (e *Engine) classKey(p *Pod) string {
 	for _, cp := range p.Ports {
 		fmt.Fprintf(&b, "%s/%d/%s,", cp.Name, cp.Port, cp.Protocol)
 	}
-	b.WriteByte(1)
-	for i, blk := range e.blocks {
-		if blk.contains(p.IP) {
-			b.WriteString(strconv.Itoa(i) + ",")
-		}
-	}
-	return b.String()
+	p.class = b.String()
+	return p.class
 }
 
 func (e *Engine) buildClasses() {
 	byKey := map[string]*class{}
 	for _, p := range e.Cluster.Pods {
-		k := e.classKey(p)
+		k := classKey(p)
 		c := byKey[k]
 		if c == nil {
 			c = &class{id: len(e.classes), rep: p, nsLabel: e.Cluster.Namespaces[p.Namespace], peerHit: make([]uint8, e.selPeers)}

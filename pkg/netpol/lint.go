@@ -285,8 +285,10 @@ func (e *Engine) lintDNS() []Finding {
 	}
 	var out []Finding
 	reported := map[string]bool{}
-	for _, c := range e.classes {
-		src := c.rep
+	// Pod by pod: a class shares its policies, but the DNS pods' ingress
+	// may tell its members apart by IP.
+	for _, src := range e.Cluster.Pods {
+		c := e.classOf[src]
 		var isolating []string
 		for _, p := range c.selecting {
 			if p.isolates[Egress] {

@@ -53,6 +53,49 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) (Result, error) {
 	return res, nil
 }
 
+// Element is one set element: its set and fields.
+type Element struct {
+	Set    string
+	Fields []string
+}
+
+// Delta is a change of a Ruleset's elements.
+type Delta struct {
+	Del, Add []Element
+}
+
+// ApplyDelta makes the table hold want, which differs by d from the want
+// of the last successful call: only d is written, deletions first, in one
+// transaction. The first call, and the first after a failure, writes want
+// in full instead. The caller keeps want and updates it for the next
+// call; Apply and ApplyDelta are not meant to be mixed on one Applier.
+func (a *Applier) ApplyDelta(ctx context.Context, want *Ruleset, d Delta) (Result, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tx := a.nft.NewTransaction()
+	res := Result{Full: a.last == nil}
+	if res.Full {
+		writeFull(tx, want)
+	} else {
+		for _, el := range d.Del {
+			tx.Delete(&knftables.Element{Set: el.Set, Key: el.Fields})
+		}
+		for _, el := range d.Add {
+			tx.Add(&knftables.Element{Set: el.Set, Key: el.Fields})
+		}
+	}
+	res.Operations = tx.NumOperations()
+	if res.Operations == 0 {
+		return res, nil
+	}
+	if err := a.nft.Run(ctx, tx); err != nil {
+		a.last = nil
+		return res, fmt.Errorf("nftables transaction (%d operations, full=%v): %w", res.Operations, res.Full, err)
+	}
+	a.last = want
+	return res, nil
+}
+
 func writeFull(tx *knftables.Transaction, want *Ruleset) {
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("podnet NetworkPolicy enforcement")})
 	for _, d := range setDefs {

@@ -46,13 +46,21 @@ func (r *Ruleset) Elements() int {
 func Compile(eng *netpol.Engine, node string) *Ruleset {
 	r := newRuleset()
 	for _, p := range eng.Cluster.Pods {
-		if p.Node != node || !p.IP.Is4() {
-			continue
+		if enforcedHere(p, node) {
+			compilePod(r, eng, p)
 		}
-		compileSide(r, eng, p, netpol.Ingress, setIngressIsolated, setIngressAllow, setIngressAllowAny)
-		compileSide(r, eng, p, netpol.Egress, setEgressIsolated, setEgressAllow, setEgressAllowAny)
 	}
 	return r
+}
+
+// enforcedHere: node enforces its own pods that have an IPv4 address.
+func enforcedHere(p *netpol.Pod, node string) bool { return p.Node == node && p.IP.Is4() }
+
+// compilePod adds the elements of one subject pod, both directions. Every
+// element's key starts with the pod's IP, so pods' elements never mix.
+func compilePod(r *Ruleset, eng *netpol.Engine, p *netpol.Pod) {
+	compileSide(r, eng, p, netpol.Ingress, setIngressIsolated, setIngressAllow, setIngressAllowAny)
+	compileSide(r, eng, p, netpol.Egress, setEgressIsolated, setEgressAllow, setEgressAllowAny)
 }
 
 func compileSide(r *Ruleset, eng *netpol.Engine, p *netpol.Pod, dir netpol.Direction, isoSet, allowSet, anySet string) {

@@ -22,8 +22,10 @@ const (
 )
 
 // Enforcer keeps one node's enforcement table in line with the policies,
-// pods, namespaces and nodes of a source. Each change recompiles the model
-// and applies the difference in one transaction.
+// pods, namespaces and nodes of a source. Each batch of changes rebuilds
+// the model (reusing what unchanged objects compiled to), recompiles only
+// the subject pods the changes can affect and applies the difference of
+// their elements in one transaction.
 type Enforcer struct {
 	src     source.Source
 	node    string
@@ -34,9 +36,19 @@ type Enforcer struct {
 
 	kick chan struct{}
 
+	// Owned by the Run goroutine.
+	cache *netpol.Cache
+	prev  map[string]*netpol.Pod // pods of the last model compiled, by key
+	prevC *netpol.Cluster
+	parts map[string]*Ruleset // each subject pod's elements, by pod key
+	want  *Ruleset            // the union of parts
+	refs  map[string]map[string]int
+	full  bool // the next sync recompiles every subject
+
 	mu           sync.Mutex
-	seen, done   uint64    // changes received; changes covered by the kernel's rules
-	pendingSince time.Time // oldest change not yet in the kernel
+	changes      []source.Event // received, not yet compiled
+	seen, done   uint64         // changes received; changes covered by the kernel's rules
+	pendingSince time.Time      // oldest change not yet in the kernel
 	lastErr      error
 	progress     chan struct{} // closed and replaced after each successful sync
 }
@@ -57,7 +69,8 @@ func NewWithTable(src source.Source, node string, nft knftables.Interface, log *
 		log = slog.Default()
 	}
 	return &Enforcer{src: src, node: node, log: log, clock: clk, applier: NewApplier(nft),
-		metrics: newMetrics(), kick: make(chan struct{}, 1), progress: make(chan struct{})}
+		metrics: newMetrics(), kick: make(chan struct{}, 1), progress: make(chan struct{}),
+		cache: &netpol.Cache{}, parts: map[string]*Ruleset{}, want: newRuleset(), refs: map[string]map[string]int{}, full: true}
 }
 
 // RegisterMetrics registers the enforcer's metrics on reg.
@@ -98,12 +111,13 @@ func (e *Enforcer) Run(ctx context.Context) {
 func (e *Enforcer) onEvent(ev source.Event) {
 	switch ev.Kind {
 	case source.Pod, source.Namespace, source.NetworkPolicy, source.Node:
-		e.note()
+		e.note(ev)
 	}
 }
 
-func (e *Enforcer) note() {
+func (e *Enforcer) note(evs ...source.Event) {
 	e.mu.Lock()
+	e.changes = append(e.changes, evs...)
 	e.seen++
 	if e.pendingSince.IsZero() {
 		e.pendingSince = e.clock.Now()
@@ -115,20 +129,26 @@ func (e *Enforcer) note() {
 	}
 }
 
-// sync compiles the whole state and applies the difference. A policy the
-// model cannot compile stops the update (it must not silently drop out and
-// open what it isolates): the previous rules stay and the error is kept.
+// sync rebuilds the model and applies what changed for the subject pods
+// the pending changes can affect. A policy the model cannot compile stops
+// the update (it must not silently drop out and open what it isolates):
+// the previous rules stay, the error is kept and the next sync recompiles
+// every subject.
 func (e *Enforcer) sync(ctx context.Context) error {
 	e.mu.Lock()
-	seq, since := e.seen, e.pendingSince
+	seq, since, changes := e.seen, e.pendingSince, e.changes
+	e.changes = nil
 	e.mu.Unlock()
 	start := e.clock.Now()
-	eng, err := netpol.New(netpol.FromSource(e.src))
+	c := e.cache.FromSource(e.src)
+	eng, err := e.cache.New(c)
 	var res Result
-	if err == nil {
-		rs := Compile(eng, e.node)
-		e.metrics.elements.Set(float64(rs.Elements()))
-		res, err = e.applier.Apply(ctx, rs)
+	if err != nil {
+		e.full = true
+	} else {
+		d := e.recompile(eng, changes)
+		e.metrics.elements.Set(float64(e.want.Elements()))
+		res, err = e.applier.ApplyDelta(ctx, e.want, d)
 	}
 	e.metrics.syncDuration.Observe(e.clock.Since(start).Seconds())
 	e.mu.Lock()
@@ -148,6 +168,151 @@ func (e *Enforcer) sync(ctx context.Context) error {
 	close(e.progress)
 	e.progress = make(chan struct{})
 	return nil
+}
+
+// recompile brings parts and want in line with eng for the subjects the
+// changes can affect and returns the difference.
+func (e *Enforcer) recompile(eng *netpol.Engine, changes []source.Event) Delta {
+	now := make(map[string]*netpol.Pod, len(eng.Cluster.Pods))
+	for _, p := range eng.Cluster.Pods {
+		now[p.Key()] = p
+	}
+	var d Delta
+	redo := func(key string) {
+		var part *Ruleset
+		if p := now[key]; p != nil && enforcedHere(p, e.node) {
+			part = newRuleset()
+			compilePod(part, eng, p)
+		}
+		e.replace(key, part, &d)
+	}
+	if affected, all := e.affected(eng, now, changes); all {
+		for key := range e.parts {
+			if now[key] == nil {
+				redo(key)
+			}
+		}
+		for key := range now {
+			redo(key)
+		}
+	} else {
+		for key := range affected {
+			redo(key)
+		}
+	}
+	e.full, e.prev, e.prevC = false, now, eng.Cluster
+	return d
+}
+
+// affected lists the pod keys whose elements the changes may alter; all
+// is true when every subject must be recompiled (the first sync, after a
+// failure, namespace labels changed or too many pods at once).
+func (e *Enforcer) affected(eng *netpol.Engine, now map[string]*netpol.Pod, changes []source.Event) (keys map[string]bool, all bool) {
+	if e.full || e.prev == nil {
+		return nil, true
+	}
+	keys = map[string]bool{}
+	local := func(yield func(*netpol.Pod) bool) {
+		for _, p := range eng.Cluster.Pods {
+			if enforcedHere(p, e.node) && !yield(p) {
+				return
+			}
+		}
+	}
+	pods := 0
+	for _, ev := range changes {
+		switch ev.Kind {
+		case source.Namespace:
+			return nil, true
+		case source.Node:
+			// Node addresses do not reach the table: a pod's own node
+			// is let in by the output hook, not by elements.
+		case source.NetworkPolicy:
+			// A policy only selects pods of its own namespace.
+			ns := ev.Object.GetNamespace()
+			if ns == "" {
+				ns = "default"
+			}
+			for key, p := range e.prev {
+				if p.Namespace == ns {
+					keys[key] = true
+				}
+			}
+			for p := range local {
+				if p.Namespace == ns {
+					keys[p.Key()] = true
+				}
+			}
+		case source.Pod:
+			if pods++; pods > 64 {
+				return nil, true
+			}
+			key := source.Key(ev.Object)
+			if ev.Object.GetNamespace() == "" {
+				key = "default/" + ev.Object.GetName()
+			}
+			keys[key] = true
+			// Subjects whose rules may match the pod, as it was or is.
+			old, cur := e.prev[key], now[key]
+			for s := range local {
+				if keys[s.Key()] {
+					continue
+				}
+				if cur != nil && eng.DependsOn(s, cur, eng.Cluster.Namespaces[cur.Namespace]) ||
+					old != nil && eng.DependsOn(s, old, e.prevC.Namespaces[old.Namespace]) {
+					keys[s.Key()] = true
+				}
+			}
+		}
+	}
+	return keys, false
+}
+
+// replace swaps pod key's elements for part (nil: none) and records the
+// difference. Elements are counted, so one two pods share (they cannot,
+// short of two pods with one IP) stays while either wants it.
+func (e *Enforcer) replace(key string, part *Ruleset, d *Delta) {
+	old := e.parts[key]
+	for _, def := range setDefs {
+		set := def.name
+		refs := e.refs[set]
+		if refs == nil {
+			refs = map[string]int{}
+			e.refs[set] = refs
+		}
+		if old != nil {
+			for k, fields := range old.Sets[set] {
+				if part != nil {
+					if _, keep := part.Sets[set][k]; keep {
+						continue
+					}
+				}
+				if refs[k]--; refs[k] <= 0 {
+					delete(refs, k)
+					delete(e.want.Sets[set], k)
+					d.Del = append(d.Del, Element{set, fields})
+				}
+			}
+		}
+		if part != nil {
+			for k, fields := range part.Sets[set] {
+				if old != nil {
+					if _, had := old.Sets[set][k]; had {
+						continue
+					}
+				}
+				if refs[k]++; refs[k] == 1 {
+					e.want.Sets[set][k] = fields
+					d.Add = append(d.Add, Element{set, fields})
+				}
+			}
+		}
+	}
+	if part == nil || part.Elements() == 0 {
+		delete(e.parts, key)
+	} else {
+		e.parts[key] = part
+	}
 }
 
 // Err is the error of the last sync (nil after a successful one).

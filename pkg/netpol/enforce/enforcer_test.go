@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/knftables"
 
@@ -93,8 +95,13 @@ spec:
 
 func startEnforcer(t *testing.T, src source.Source) (*Enforcer, *flakyTable) {
 	t.Helper()
+	return startEnforcerOn(t, src, "n1")
+}
+
+func startEnforcerOn(t *testing.T, src source.Source, node string) (*Enforcer, *flakyTable) {
+	t.Helper()
 	table := &flakyTable{Fake: knftables.NewFake(knftables.IPv4Family, Table)}
-	e := NewWithTable(src, "n1", table, nil, clock.RealClock{})
+	e := NewWithTable(src, node, table, nil, clock.RealClock{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.Run(ctx); close(done) }()
@@ -205,5 +212,37 @@ func TestApplyOverLeftovers(t *testing.T) {
 	}
 	if res, _ := second.Apply(ctx, Compile(engineFrom(t, objs[:4]), "n1")); res.Operations != 0 {
 		t.Errorf("re-applying the same state should send nothing, sent %d operations", res.Operations)
+	}
+}
+
+// Fail closed on the model too: a policy that cannot be compiled stops
+// the update rather than dropping out (which would open what it
+// isolates); once it is fixed, the enforcer catches up.
+func TestEnforcerFailsClosedOnBadPolicy(t *testing.T) {
+	objs := objects(t, twoPods)
+	src := source.NewStatic(objs...)
+	e, table := startEnforcer(t, src)
+	waitApplied(t, e)
+
+	bad := objs[4].(*networkingv1.NetworkPolicy).DeepCopy()
+	bad.Spec.PodSelector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Bogus"}}
+	src.Set(bad)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e.Err() == nil || !strings.Contains(e.Err().Error(), "default/web") {
+		t.Fatalf("the bad policy was not reported by name: %v", e.Err())
+	}
+	if reaches(t, table, "10.244.0.3", "10.244.0.2", 80) {
+		t.Fatal("a policy that failed to compile opened web")
+	}
+	client := objs[2].(*corev1.Pod).DeepCopy()
+	client.Labels["access"] = "true"
+	src.Set(client)
+	src.Set(objs[4])
+	waitApplied(t, e)
+	if e.Err() != nil || !reaches(t, table, "10.244.0.3", "10.244.0.2", 80) {
+		t.Fatalf("after the fix, the label change made while compiling failed should be in force (err %v)", e.Err())
 	}
 }
