@@ -120,6 +120,13 @@ func listenIn(netnsPath, addr string) (net.Listener, error) {
 	return ln, err
 }
 
+// close releases what newNodeParts opened, for a start that fails later.
+func (n *nodeParts) close() {
+	for _, ln := range n.proxyHTTP {
+		ln.Close()
+	}
+}
+
 // serveProxyHTTP answers /metrics and /healthz until ctx ends. Healthy
 // means the proxy has programmed the node at least once.
 func (n *nodeParts) serveProxyHTTP(ctx context.Context) {
