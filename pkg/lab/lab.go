@@ -191,6 +191,7 @@ func Run(ctx context.Context, cfg Config) error {
 		run(n.enforcer.Run)
 		run(n.agent.Run)
 		run(n.serveProxyHTTP)
+		run(n.health.Run)
 	}
 	log.Info("lab running", "lab", cfg.Name, "nodes", sh.Nodes, "socket", SocketPath(cfg.StateDir))
 	<-ctx.Done()

@@ -28,6 +28,7 @@ import (
 	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
+	"github.com/podnet/podnet/pkg/proxy/healthcheck"
 	"github.com/podnet/podnet/pkg/store"
 )
 
@@ -97,6 +98,8 @@ type nodeParts struct {
 	agent    *nodeagent.Agent
 	proxier  *proxy.Proxier
 	enforcer *enforce.Enforcer // NetworkPolicy for this node's pods
+	// health answers LoadBalancer health checks on healthCheckNodePorts.
+	health *healthcheck.Server
 	// proxyHTTP serves the proxy's metrics (:10249) and health (:10256) on
 	// the node IP, inside the node's namespace, as kube-proxy does on a node.
 	proxyHTTP []net.Listener
@@ -206,5 +209,14 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
 		Clock: clock.RealClock{}, Log: nodeLog, Events: events.New(st, api, "kubelet", name, clock.RealClock{}),
 	})
-	return &nodeParts{agent: agent, proxier: proxier, enforcer: enforcer, proxyHTTP: lns, reg: reg}, nil
+	health := healthcheck.New(st, name, func(addr string) (net.Listener, error) { return listenIn(nodeNetns, addr) },
+		func() bool {
+			select {
+			case <-proxier.Synced():
+				return true
+			default:
+				return false
+			}
+		}, nodeLog)
+	return &nodeParts{agent: agent, proxier: proxier, enforcer: enforcer, health: health, proxyHTTP: lns, reg: reg}, nil
 }
