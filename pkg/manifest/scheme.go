@@ -7,11 +7,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/podnet/podnet/pkg/source"
 )
 
-// newScheme returns a scheme holding the four API groups podnet reads. Whole
+// newScheme returns a scheme holding the five API groups podnet reads. Whole
 // groups are registered (not only the kinds podnet keeps) so that a kind a real
 // cluster knows, such as ServiceAccount, is told apart from one nobody knows.
 // Each caller gets its own scheme: schemes are mutable, so none is shared.
@@ -22,6 +23,7 @@ func newScheme() *runtime.Scheme {
 		appsv1.AddToScheme,
 		discoveryv1.AddToScheme,
 		networkingv1.AddToScheme,
+		policyv1alpha1.Install,
 	} {
 		if err := add(s); err != nil {
 			// Registering upstream types into a fresh scheme cannot fail
@@ -49,5 +51,7 @@ func supportedKinds() map[schema.GroupVersionKind]source.Kind {
 		appsv1.SchemeGroupVersion.WithKind("StatefulSet"):         source.StatefulSet,
 		networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"): source.NetworkPolicy,
 		networkingv1.SchemeGroupVersion.WithKind("Ingress"):       source.Ingress,
+		policyv1alpha1.SchemeGroupVersion.WithKind("AdminNetworkPolicy"):         source.AdminNetworkPolicy,
+		policyv1alpha1.SchemeGroupVersion.WithKind("BaselineAdminNetworkPolicy"): source.BaselineAdminNetworkPolicy,
 	}
 }
