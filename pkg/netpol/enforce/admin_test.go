@@ -327,4 +327,3 @@ spec:
 		t.Fatalf("nft refused the ruleset: %v\n%s\n--- ruleset:\n%s", err, out, fake.Dump())
 	}
 }
-
