@@ -38,7 +38,7 @@ func (e *Engine) lintAdmin() []Finding {
 		}
 		if !p.baseline {
 			for _, q := range t.anps {
-				if q == p || q.priority != p.priority || q.name > p.name {
+				if q == p || q.priority != p.priority || q.name > p.name || !shareDirection(p, q) {
 					continue
 				}
 				if shared := sharedPods(subjects, t.subjects(q)); len(shared) > 0 {
@@ -93,6 +93,12 @@ func (t *adminTiers) subjects(p *adminPolicy) []*Pod {
 	}
 	slices.SortFunc(out, func(a, b *Pod) int { return strings.Compare(a.Key(), b.Key()) })
 	return out
+}
+
+// shareDirection: both have rules for ingress, or both for egress, so a
+// connection could match both.
+func shareDirection(p, q *adminPolicy) bool {
+	return (len(p.rules[Ingress]) > 0 && len(q.rules[Ingress]) > 0) || (len(p.rules[Egress]) > 0 && len(q.rules[Egress]) > 0)
 }
 
 func sharedPods(a, b []*Pod) []string {
