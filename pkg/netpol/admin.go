@@ -113,6 +113,8 @@ type adminTiers struct {
 	baseSel   map[*Pod]bool
 	nodeIPs   map[string][]netip.Addr
 	nodeLbl   map[string]map[string]string
+	// prefixes caches each rule's peer addresses (admin_allowances.go).
+	prefixes map[*adminRule]peerPrefixes
 }
 
 type adminPolicy struct {
@@ -202,7 +204,8 @@ func (c *Cluster) finishAdmin() {
 // that cannot be compiled is an error naming it and its field, and is left
 // out.
 func compileAdmin(c *Cluster) (*adminTiers, []error) {
-	t := &adminTiers{selecting: map[*Pod][]*adminPolicy{}, baseSel: map[*Pod]bool{}, nodeIPs: c.Nodes, nodeLbl: c.NodeLabels}
+	t := &adminTiers{selecting: map[*Pod][]*adminPolicy{}, baseSel: map[*Pod]bool{}, nodeIPs: c.Nodes, nodeLbl: c.NodeLabels,
+		prefixes: map[*adminRule]peerPrefixes{}}
 	var errs []error
 	for _, o := range c.AdminPolicies {
 		p, err := t.compileANP(o)

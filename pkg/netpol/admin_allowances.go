@@ -112,8 +112,23 @@ func resolveAdminNames(r *adminRule, declared []ContainerPort) []PortRange {
 	return out
 }
 
-// adminPeerPrefixes: the addresses a rule's peers match.
-func (e *Engine) adminPeerPrefixes(r *adminRule) (any bool, out []netip.Prefix) {
+// adminPeerPrefixes: the addresses a rule's peers match. They do not
+// depend on the subject, so each rule's are worked out once per Engine.
+func (e *Engine) adminPeerPrefixes(r *adminRule) (bool, []netip.Prefix) {
+	if c, ok := e.admin.prefixes[r]; ok {
+		return c.any, c.prefixes
+	}
+	any, out := e.adminPeerPrefixesUncached(r)
+	e.admin.prefixes[r] = peerPrefixes{any, out}
+	return any, out
+}
+
+type peerPrefixes struct {
+	any      bool
+	prefixes []netip.Prefix
+}
+
+func (e *Engine) adminPeerPrefixesUncached(r *adminRule) (any bool, out []netip.Prefix) {
 	host := func(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen()) }
 	for _, pe := range r.peers {
 		switch pe.kind {
