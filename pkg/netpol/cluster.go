@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/podnet/podnet/pkg/manifest"
 	"github.com/podnet/podnet/pkg/source"
@@ -29,6 +30,12 @@ type Cluster struct {
 	Pods       []*Pod
 	Nodes      map[string][]netip.Addr
 	Policies   []*networkingv1.NetworkPolicy
+	// AdminPolicies are the AdminNetworkPolicies in precedence order
+	// (priority, then name); Baseline is the BaselineAdminNetworkPolicy,
+	// nil without one; NodeLabels are what ANP nodes peers select on.
+	AdminPolicies []*policyv1alpha1.AdminNetworkPolicy
+	Baseline      *policyv1alpha1.BaselineAdminNetworkPolicy
+	NodeLabels    map[string]map[string]string
 
 	services []*corev1.Service
 }
@@ -95,7 +102,8 @@ func FromObjects(objs []source.Object) *Cluster {
 // FromSource builds a Cluster from the current state of src.
 func FromSource(src source.Source) *Cluster {
 	c := &Cluster{Namespaces: map[string]map[string]string{}, Nodes: map[string][]netip.Addr{}}
-	for _, k := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy} {
+	for _, k := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy,
+		source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy} {
 		for _, o := range src.List(k) {
 			c.add(o)
 		}
@@ -105,6 +113,9 @@ func FromSource(src source.Source) *Cluster {
 }
 
 func (c *Cluster) add(o source.Object) {
+	if c.addAdmin(o) {
+		return
+	}
 	switch o := o.(type) {
 	case *corev1.Namespace:
 		lbl := map[string]string{corev1.LabelMetadataName: o.Name}
@@ -180,6 +191,7 @@ func (c *Cluster) finish() {
 	slices.SortFunc(c.Policies, func(a, b *networkingv1.NetworkPolicy) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
+	c.finishAdmin()
 }
 
 // servicePorts lists the numeric target ports of Services selecting p.

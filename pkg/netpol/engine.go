@@ -25,6 +25,10 @@ type Engine struct {
 
 	classOf map[*Pod]*class
 	classes []*class
+
+	// admin holds the AdminNetworkPolicy and BaselineAdminNetworkPolicy
+	// tiers (admin.go).
+	admin *adminTiers
 }
 
 type class struct {
@@ -65,6 +69,11 @@ func New(c *Cluster) (*Engine, error) {
 			}
 		}
 	}
+	var adminErrs []error
+	e.admin, adminErrs = compileAdmin(c)
+	errs = append(errs, adminErrs...)
+	// Pods on either side of an ANP networks CIDR behave differently.
+	e.blocks = append(e.blocks, e.admin.blocks...)
 	e.buildClasses()
 	return e, errors.Join(errs...)
 }
@@ -173,6 +182,9 @@ type Decision struct {
 	Policies []string
 	// Rules allow the connection (all of them when explaining, else the first).
 	Rules []RuleRef
+	// Admin is what the AdminNetworkPolicy and BaselineAdminNetworkPolicy
+	// tiers did (nil when none selects the pod).
+	Admin *AdminTrace
 }
 
 // Verdict is the answer for one connection: it is allowed when the source's
@@ -224,8 +236,12 @@ func (e *Engine) decide(dir Direction, from, to Endpoint, port int32, proto core
 	if dir == Ingress && other.Pod == nil && slices.Contains(e.Cluster.Nodes[subject.Pod.Node], other.IP) {
 		return Decision{Allowed: true, Reason: FromOwnNode}
 	}
+	// The admin tier decides first; Pass or no match goes on to policies.
+	d, done := e.adminTier(dir, subject.Pod, other, to, port, proto)
+	if done {
+		return d
+	}
 	sc := e.classOf[subject.Pod]
-	d := Decision{Reason: NotIsolated, Allowed: true}
 	var isolating []*policy
 	for _, p := range sc.selecting {
 		if p.isolates[dir] {
@@ -234,7 +250,7 @@ func (e *Engine) decide(dir Direction, from, to Endpoint, port int32, proto core
 		}
 	}
 	if len(isolating) == 0 {
-		return d
+		return e.baselineTier(dir, subject.Pod, other, to, port, proto, d)
 	}
 	d.Allowed, d.Reason = false, NoRuleAllows
 	// The receiving end resolves named ports.

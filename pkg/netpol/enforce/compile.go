@@ -51,6 +51,7 @@ func Compile(eng *netpol.Engine, node string) *Ruleset {
 		}
 		compileSide(r, eng, p, netpol.Ingress, setIngressIsolated, setIngressAllow, setIngressAllowAny)
 		compileSide(r, eng, p, netpol.Egress, setEgressIsolated, setEgressAllow, setEgressAllowAny)
+		compileAdminSides(r, eng, p)
 	}
 	return r
 }

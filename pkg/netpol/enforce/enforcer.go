@@ -97,7 +97,8 @@ func (e *Enforcer) Run(ctx context.Context) {
 
 func (e *Enforcer) onEvent(ev source.Event) {
 	switch ev.Kind {
-	case source.Pod, source.Namespace, source.NetworkPolicy, source.Node:
+	case source.Pod, source.Namespace, source.NetworkPolicy, source.Node,
+		source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy:
 		e.note()
 	}
 }
