@@ -1,6 +1,7 @@
 // Command proxysync measures the service proxy's control plane against a
 // real kernel: a full sync of N Services × E endpoints into an empty table,
-// then an incremental sync after one Service's endpoints change, in a
+// then a partial sync after one Service's endpoints change (that Service
+// recompiled alone, as the Proxier does), in a
 // network namespace it creates (pnbench-<pid>) and deletes. It prints the
 // times, the ruleset's size as `nft list ruleset` prints it, and memory.
 //
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +34,7 @@ import (
 func main() {
 	services := flag.Int("services", 10000, "Services")
 	endpoints := flag.Int("endpoints", 10, "endpoints per Service")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the syncs to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "proxysync needs root: it programs nftables in a network namespace it creates")
@@ -43,6 +46,15 @@ func main() {
 		os.Exit(1)
 	}
 	defer exec.Command("ip", "netns", "delete", name).Run()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "proxysync:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(name, *services, *endpoints); err != nil {
 		fmt.Fprintln(os.Stderr, "proxysync:", err)
 		exec.Command("ip", "netns", "delete", name).Run()
@@ -56,7 +68,8 @@ func run(netns string, n, e int) error {
 	if err != nil {
 		return err
 	}
-	applier := proxy.NewApplier(nft, nil)
+	timed := &timedNFT{Interface: nft}
+	applier := proxy.NewApplier(timed, nil)
 	in := inputs(n, e)
 
 	t0 := time.Now()
@@ -66,15 +79,20 @@ func run(netns string, n, e int) error {
 		return fmt.Errorf("full sync: %w", err)
 	}
 	full := time.Since(t0)
+	fullNFT := timed.take()
 
-	// One Service's endpoints change: a new endpoint replaces one.
+	// One Service's endpoints change: a new endpoint replaces one. As in
+	// the Proxier, only that Service is recompiled (partial sync).
 	s := in.EndpointSlices[n/2]
 	s.Endpoints[0].Addresses = []string{"10.200.255.254"}
 	t1 := time.Now()
-	if err := applier.Apply(ctx, proxy.Compile(in)); err != nil {
+	changed := proxy.CompileServices(in, map[string]bool{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]: true})
+	incCompiled := time.Since(t1)
+	if err := applier.ApplyServices(ctx, changed); err != nil {
 		return fmt.Errorf("incremental sync: %w", err)
 	}
 	incremental := time.Since(t1)
+	incNFT := timed.take()
 
 	out, err := exec.Command("ip", "netns", "exec", netns, "nft", "list", "ruleset").Output()
 	if err != nil {
@@ -85,8 +103,9 @@ func run(netns string, n, e int) error {
 	runtime.ReadMemStats(&ms)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s), one Service changed %s; ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
-		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), incremental.Round(time.Millisecond),
+	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed %s (compile %s, nft %s); ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
+		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), fullNFT.Round(time.Millisecond),
+		incremental.Round(time.Millisecond), incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond),
 		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10)
 	return nil
 }
@@ -123,4 +142,30 @@ func inputs(n, e int) proxy.Inputs {
 		in.EndpointSlices = append(in.EndpointSlices, sl)
 	}
 	return in
+}
+
+// timedNFT adds up the time spent in the kernel interface (listing and
+// running transactions), so the output can tell it from compiling and diffing.
+type timedNFT struct {
+	knftables.Interface
+	spent time.Duration
+}
+
+func (t *timedNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.Run(ctx, tx)
+}
+
+func (t *timedNFT) ListAll(ctx context.Context) (map[string][]string, error) {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.ListAll(ctx)
+}
+
+// take returns the time spent since the last call.
+func (t *timedNFT) take() time.Duration {
+	d := t.spent
+	t.spent = 0
+	return d
 }

@@ -45,7 +45,9 @@ func newApplier(nft knftables.Interface, reg prometheus.Registerer, clk clock.Pa
 	return &Applier{nft: nft, clock: clk, metrics: newMetrics(reg), stale: map[string]time.Time{}}
 }
 
-// Apply makes the table hold want, in one atomic transaction. The first call,
+// Apply makes the table hold want, in one atomic transaction. The Applier
+// keeps want (and ApplyServices later updates it in place): the caller must
+// not use it afterwards. The first call,
 // and the first after a failure, rewrites everything; later calls send only
 // what changed since the last successful call. On error the kernel still
 // holds the previous rules and the next call does a full sync.
@@ -75,6 +77,12 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) error {
 		}
 	}
 	a.last = want
+	a.observe(full, start)
+	return nil
+}
+
+// observe records a successful sync that began at start.
+func (a *Applier) observe(full bool, start time.Time) {
 	elapsed := a.clock.Since(start).Seconds()
 	a.metrics.syncDuration.Observe(elapsed)
 	if full {
@@ -83,7 +91,6 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) error {
 		a.metrics.partialSyncDuration.Observe(elapsed)
 	}
 	a.metrics.lastSync.Set(float64(a.clock.Now().UnixNano()) / 1e9)
-	return nil
 }
 
 // StaleCleanupDue returns when the oldest flushed chain may be deleted, so the

@@ -5,8 +5,10 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +45,9 @@ type Inputs struct {
 
 const nodePortIPsSet = "nodeport-ips"
 
-// Compile turns Services and EndpointSlices into the desired table.
+// Compile turns Services and EndpointSlices into the desired table. Services
+// are compiled one by one (CompileService) in key order and merged, which is
+// what a partial sync does for the Services that changed.
 func Compile(in Inputs) *Ruleset {
 	bit := in.MasqueradeBit
 	if bit <= 0 || bit > 31 {
@@ -60,16 +64,65 @@ func Compile(in Inputs) *Ruleset {
 		restrictNodePorts(r, in.NodeIPs)
 	}
 	bySvc := slicesByService(in.EndpointSlices)
-	for _, svc := range in.Services {
-		if !proxied(svc) {
-			continue
-		}
-		sl := bySvc[svc.Namespace+"/"+svc.Name]
-		for i := range svc.Spec.Ports {
-			addServicePort(r, in, svc, &svc.Spec.Ports[i], portEndpoints(sl, &svc.Spec.Ports[i]))
-		}
+	svcs := slices.Clone(in.Services)
+	slices.SortFunc(svcs, func(a, b *corev1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	r.services = make(map[string]*ServiceRules, len(svcs))
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		r.addService(key, CompileService(in, svc, bySvc[key]))
 	}
 	return r
+}
+
+// CompileService compiles one Service with its EndpointSlices (those
+// labelled with its name). It uses in's node facts and Slots, not its
+// Services or EndpointSlices. A Service that is not proxied compiles to
+// nothing.
+func CompileService(in Inputs, svc *corev1.Service, endpointSlices []*discoveryv1.EndpointSlice) *ServiceRules {
+	b := newServiceRules()
+	if in.Slots == nil {
+		in.Slots = NewSlots()
+	}
+	in.Slots.service(svc.Namespace+"/"+svc.Name, func() {
+		if !proxied(svc) {
+			return // frees the slots of a Service that was proxied before
+		}
+		for i := range svc.Spec.Ports {
+			addServicePort(b, in, svc, &svc.Spec.Ports[i], portEndpoints(endpointSlices, &svc.Spec.Ports[i]))
+		}
+	})
+	return b
+}
+
+// CompileServices compiles the Services named in keys ("namespace/name") for
+// a partial sync: the result maps every key to its new rules, empty for a
+// Service that is gone. Slot ranges of gone Services are freed.
+func CompileServices(in Inputs, keys map[string]bool) map[string]*ServiceRules {
+	if in.Slots == nil {
+		in.Slots = NewSlots()
+	}
+	var sl []*discoveryv1.EndpointSlice
+	for _, s := range in.EndpointSlices {
+		if keys[s.Namespace+"/"+s.Labels[discoveryv1.LabelServiceName]] {
+			sl = append(sl, s)
+		}
+	}
+	bySvc := slicesByService(sl)
+	out := make(map[string]*ServiceRules, len(keys))
+	for _, svc := range in.Services {
+		if key := svc.Namespace + "/" + svc.Name; keys[key] {
+			out[key] = CompileService(in, svc, bySvc[key])
+		}
+	}
+	for key := range keys {
+		if _, ok := out[key]; !ok {
+			in.Slots.forget(key)
+			out[key] = newServiceRules()
+		}
+	}
+	return out
 }
 
 // proxied is false for Services kube-proxy ignores: ExternalName ones (DNS
@@ -97,7 +150,7 @@ func restrictNodePorts(r *Ruleset, ips []netip.Addr) {
 // addServicePort compiles one port of one Service: map entries that send its
 // addresses to its chains, or to reject-chain (no endpoints at all) or drop
 // (a Local traffic policy with no endpoint on this node), as kube-proxy does.
-func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.ServicePort, all []endpoint) {
+func addServicePort(r *ServiceRules, in Inputs, svc *corev1.Service, port *corev1.ServicePort, all []endpoint) {
 	spn := servicePortName(svc, port)
 	proto := strings.ToLower(string(port.Protocol))
 	if proto == "" {
@@ -111,7 +164,7 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 		nodePort = strconv.Itoa(int(port.NodePort))
 	}
 	for _, ip := range clusterIPs {
-		r.Sets[clusterIPsSet].add([]string{ip})
+		r.add(clusterIPsSet, []string{ip})
 	}
 
 	// kube-proxy's CategorizeEndpoints: the cluster-wide usable endpoints,
@@ -155,22 +208,22 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 
 	if len(internalEps) == 0 {
 		for _, ip := range clusterIPs {
-			r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+			r.add(noEndpointServicesMap, []string{ip, proto, portStr}, noEndpoints)
 		}
 	} else {
 		internal := chainFor(internalLocal)
 		for _, ip := range clusterIPs {
-			r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+internal)
+			r.add(serviceIPsMap, []string{ip, proto, portStr}, "goto "+internal)
 		}
 	}
 
 	if len(external) > 0 || nodePort != "" {
 		if len(externalEps) == 0 {
 			for _, ip := range external {
-				r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+				r.add(noEndpointServicesMap, []string{ip, proto, portStr}, noEndpoints)
 			}
 			if nodePort != "" {
-				r.Sets[noEndpointNodePortsMap].add([]string{proto, nodePort}, noEndpoints)
+				r.add(noEndpointNodePortsMap, []string{proto, nodePort}, noEndpoints)
 			}
 		} else {
 			extChain := externalChainName(spn)
@@ -194,10 +247,10 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 				r.chain(extChain, nil, "jump "+markForMasqueradeChain, "goto "+chainFor(false))
 			}
 			for _, ip := range external {
-				r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+extChain)
+				r.add(serviceIPsMap, []string{ip, proto, portStr}, "goto "+extChain)
 			}
 			if nodePort != "" {
-				r.Sets[serviceNodePortsMap].add([]string{proto, nodePort}, "goto "+extChain)
+				r.add(serviceNodePortsMap, []string{proto, nodePort}, "goto "+extChain)
 			}
 		}
 	}
@@ -222,7 +275,7 @@ func onNode(all []endpoint, node string) []endpoint {
 // addFirewall enforces loadBalancerSourceRanges on the LoadBalancer's
 // addresses (not on its NodePorts, as in kube-proxy): other sources are
 // dropped before DNAT.
-func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
+func addFirewall(r *ServiceRules, svc *corev1.Service, spn, proto, port string) {
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Spec.LoadBalancerSourceRanges) == 0 {
 		return
 	}
@@ -247,7 +300,7 @@ func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
 		r.chain(name, nil, fmt.Sprintf("ip saddr != { %s } drop", joinPrefixes(ranges)))
 	}
 	for _, ip := range lbIPs {
-		r.Sets[firewallIPsMap].add([]string{ip, proto, port}, "goto "+name)
+		r.add(firewallIPsMap, []string{ip, proto, port}, "goto "+name)
 	}
 }
 
@@ -256,7 +309,7 @@ func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
 // ClientIP affinity that is kube-proxy's per-endpoint chains (each refreshes
 // its affinity set); otherwise the chain picks a random slot of its range in
 // backends and endpoint-dnat DNATs to it, with no chain per endpoint.
-func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
+func addDispatchChain(r *ServiceRules, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
 	var rules []string
 	if len(in.ClusterCIDRs) > 0 {
 		for _, ip := range clusterIPs {
@@ -265,12 +318,12 @@ func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clus
 		}
 	}
 	for _, ep := range eps {
-		r.Sets[hairpinSet].add([]string{ep.ip.String(), ep.ip.String()})
+		r.add(hairpinSet, []string{ep.ip.String(), ep.ip.String()})
 	}
 	if !affinity {
 		base := in.Slots.assign(name, len(eps))
 		for i, ep := range eps {
-			r.Sets[backendsMap].add([]string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, fmt.Sprintf("%s . %d", ep.ip, ep.port))
+			r.add(backendsMap, []string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, fmt.Sprintf("%s . %d", ep.ip, ep.port))
 		}
 		rules = append(rules, fmt.Sprintf("ct mark set numgen random mod %d offset %d goto %s", len(eps), base, endpointDNATChain))
 		r.chain(name, nil, rules...)
@@ -289,7 +342,7 @@ func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clus
 
 // addEndpointChain writes one endpoint's chain: hairpin masquerade, affinity
 // refresh, DNAT.
-func addEndpointChain(r *Ruleset, spn string, ep endpoint, proto string, affinity bool, timeout time.Duration) {
+func addEndpointChain(r *ServiceRules, spn string, ep endpoint, proto string, affinity bool, timeout time.Duration) {
 	// Hairpin: a pod reaching itself through the service would see a reply
 	// from its own address and drop it, so masquerade that case.
 	epRules := []string{fmt.Sprintf("ip saddr %s jump %s", ep.ip, markForMasqueradeChain)}

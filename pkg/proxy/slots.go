@@ -21,7 +21,11 @@ type Slots struct {
 	ranges map[string]slotRange
 	free   map[uint32][]uint32 // capacity → bases of free ranges
 	next   uint32              // first never-used slot
-	seen   map[string]bool     // chains assigned during the current compile
+	seen   map[string]bool     // chains assigned during the current full compile
+	// byService lists each Service's chains, so recompiling one Service
+	// alone frees the ranges of the chains it no longer has.
+	byService map[string][]string
+	current   []string // chains assigned in the current service() call
 }
 
 type slotRange struct{ base, capacity uint32 }
@@ -29,14 +33,47 @@ type slotRange struct{ base, capacity uint32 }
 // NewSlots returns an empty slot table. Slot 0 is never used: a connection
 // without a ct mark has 0.
 func NewSlots() *Slots {
-	return &Slots{ranges: map[string]slotRange{}, free: map[uint32][]uint32{}, next: 1}
+	return &Slots{ranges: map[string]slotRange{}, free: map[uint32][]uint32{}, next: 1, byService: map[string][]string{}}
 }
 
+// begin and end bracket a full compile: ranges of chains it did not assign
+// are freed at the end.
 func (s *Slots) begin() { s.seen = map[string]bool{} }
+
+// service runs compile, which assigns the chains of Service key, and frees
+// the ranges of that Service's earlier chains it did not assign again.
+func (s *Slots) service(key string, compile func()) {
+	s.current = nil
+	compile()
+	kept := map[string]bool{}
+	for _, c := range s.current {
+		kept[c] = true
+	}
+	for _, c := range s.byService[key] {
+		if !kept[c] {
+			if r, ok := s.ranges[c]; ok {
+				s.release(r)
+				delete(s.ranges, c)
+			}
+		}
+	}
+	if len(s.current) == 0 {
+		delete(s.byService, key)
+	} else {
+		s.byService[key] = s.current
+	}
+	s.current = nil
+}
+
+// forget frees the ranges of a Service that is gone.
+func (s *Slots) forget(key string) { s.service(key, func() {}) }
 
 // assign returns the first slot of chain's range, big enough for n.
 func (s *Slots) assign(chain string, n int) uint32 {
-	s.seen[chain] = true
+	if s.seen != nil {
+		s.seen[chain] = true
+	}
+	s.current = append(s.current, chain)
 	want := slotCapacity(n)
 	if r, ok := s.ranges[chain]; ok {
 		if r.capacity == want {
@@ -65,6 +102,12 @@ func (s *Slots) end() {
 			delete(s.ranges, chain)
 		}
 	}
+	for key, chains := range s.byService {
+		if !s.seen[chains[0]] {
+			delete(s.byService, key)
+		}
+	}
+	s.seen = nil
 }
 
 func (s *Slots) release(r slotRange) { s.free[r.capacity] = append(s.free[r.capacity], r.base) }
