@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +35,8 @@ import (
 func main() {
 	services := flag.Int("services", 10000, "Services")
 	endpoints := flag.Int("endpoints", 10, "endpoints per Service")
+	partials := flag.Int("partials", 5, "partial syncs to time (the median is printed)")
+	nftOnly := flag.Bool("nft-only", false, "send partial syncs through nft too, not over netlink")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the syncs to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -55,21 +58,28 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(name, *services, *endpoints); err != nil {
+	if err := run(name, *services, *endpoints, max(*partials, 1), !*nftOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "proxysync:", err)
 		exec.Command("ip", "netns", "delete", name).Run()
 		os.Exit(1)
 	}
 }
 
-func run(netns string, n, e int) error {
+func run(netns string, n, e, partials int, useNetlink bool) error {
 	ctx := context.Background()
 	nft, err := nftns.New("/run/netns/"+netns, knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
 		return err
 	}
+	conn, err := nftns.NewNetlink("/run/netns/" + netns)
+	if err != nil {
+		return err
+	}
 	timed := &timedNFT{Interface: nft}
 	applier := proxy.NewApplier(timed, nil)
+	if useNetlink {
+		applier.SetNetlink(&proxy.Netlink{Table: "podnet-proxy", Conn: conn})
+	}
 	in := inputs(n, e)
 
 	t0 := time.Now()
@@ -82,17 +92,22 @@ func run(netns string, n, e int) error {
 	fullNFT := timed.take()
 
 	// One Service's endpoints change: a new endpoint replaces one. As in
-	// the Proxier, only that Service is recompiled (partial sync).
-	s := in.EndpointSlices[n/2]
-	s.Endpoints[0].Addresses = []string{"10.200.255.254"}
-	t1 := time.Now()
-	changed := proxy.CompileServices(in, map[string]bool{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]: true})
-	incCompiled := time.Since(t1)
-	if err := applier.ApplyServices(ctx, changed); err != nil {
-		return fmt.Errorf("incremental sync: %w", err)
+	// the Proxier, only that Service is recompiled (partial sync). Each
+	// round changes another Service; the median is reported.
+	var times, compiles, nfts []time.Duration
+	for round := range partials {
+		s := in.EndpointSlices[(n/2+round*7919)%n]
+		s.Endpoints[0].Addresses = []string{fmt.Sprintf("10.200.%d.%d", round/250, round%250+1)}
+		t1 := time.Now()
+		changed := proxy.CompileServices(in, map[string]bool{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]: true})
+		compiles = append(compiles, time.Since(t1))
+		if err := applier.ApplyServices(ctx, changed); err != nil {
+			return fmt.Errorf("incremental sync: %w", err)
+		}
+		times = append(times, time.Since(t1))
+		nfts = append(nfts, timed.take())
 	}
-	incremental := time.Since(t1)
-	incNFT := timed.take()
+	incremental, incCompiled, incNFT := median(times), median(compiles), median(nfts)
 
 	out, err := exec.Command("ip", "netns", "exec", netns, "nft", "list", "ruleset").Output()
 	if err != nil {
@@ -103,9 +118,9 @@ func run(netns string, n, e int) error {
 	runtime.ReadMemStats(&ms)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed %s (compile %s, nft %s); ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
+	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed %s (median of %d; compile %s, nft %s; netlink %v); ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
 		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), fullNFT.Round(time.Millisecond),
-		incremental.Round(time.Millisecond), incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond),
+		incremental.Round(time.Millisecond), partials, incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond), useNetlink,
 		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10)
 	return nil
 }
@@ -168,4 +183,10 @@ func (t *timedNFT) take() time.Duration {
 	d := t.spent
 	t.spent = 0
 	return d
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/google/nftables"
 	"sigs.k8s.io/knftables"
 )
 
@@ -89,4 +90,20 @@ func (n *netnsNFTables) ListElements(ctx context.Context, objectType, name strin
 func (n *netnsNFTables) ListCounters(ctx context.Context) (out []*knftables.Counter, err error) {
 	err = n.do(func() error { out, err = n.inner.ListCounters(ctx); return err })
 	return out, err
+}
+
+// NewNetlink returns a function that opens a google/nftables connection
+// whose netlink socket lives in the network namespace at nsPath, for
+// batches sent without the nft binary (the proxy's partial syncs). The
+// namespace file stays open until the process exits.
+func NewNetlink(nsPath string) (func() (*nftables.Conn, error), error) {
+	netns, err := ns.GetNS(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open netns %q: %w", nsPath, err)
+	}
+	// The closure holds netns itself, not just its fd: a NetNS that is no
+	// longer referenced is closed by its finalizer, and the fd with it.
+	return func() (*nftables.Conn, error) {
+		return nftables.New(nftables.WithNetNSFd(int(netns.Fd())))
+	}, nil
 }

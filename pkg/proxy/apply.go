@@ -33,6 +33,18 @@ type Applier struct {
 	last *Ruleset
 	// stale maps flushed, unwanted chains to when they were flushed.
 	stale map[string]time.Time
+	// netlink, when set, carries partial syncs (SetNetlink).
+	netlink *Netlink
+	// netlinkBatches counts partial syncs sent over netlink (for tests).
+	netlinkBatches int
+}
+
+// SetNetlink has partial syncs sent as netlink batches when they hold only
+// what Netlink encodes; everything else still goes through nft.
+func (a *Applier) SetNetlink(n *Netlink) {
+	a.mu.Lock()
+	a.netlink = n
+	a.mu.Unlock()
 }
 
 // NewApplier returns an Applier for the table nft is bound to. Metrics are
@@ -132,7 +144,7 @@ func (a *Applier) listExisting(ctx context.Context) (existingObjects, error) {
 // writeFull rewrites the whole table: every wanted chain and set is added
 // (a no-op if it exists) and flushed, then refilled; anything else a previous
 // run left is flushed (chains, deleted later) or deleted (sets and maps).
-func (a *Applier) writeFull(tx *knftables.Transaction, want *Ruleset, existing existingObjects, now time.Time) {
+func (a *Applier) writeFull(tx txWriter, want *Ruleset, existing existingObjects, now time.Time) {
 	tx.Add(&knftables.Table{})
 	chains := sortedKeys(want.Chains)
 	for _, name := range chains {
@@ -178,7 +190,7 @@ func (a *Applier) writeFull(tx *knftables.Transaction, want *Ruleset, existing e
 // inside the transaction: declare new objects, flush chains whose rules change
 // (which drops their references), delete elements and sets no longer wanted,
 // then add rules and elements.
-func (a *Applier) writeDiff(tx *knftables.Transaction, have, want *Ruleset, now time.Time) {
+func (a *Applier) writeDiff(tx txWriter, have, want *Ruleset, now time.Time) {
 	flush := map[string]bool{} // chains to flush (changed or gone)
 	refill := []string{}       // chains to (re)fill with rules
 
@@ -258,7 +270,7 @@ func (a *Applier) writeDiff(tx *knftables.Transaction, have, want *Ruleset, now 
 }
 
 // deleteStale deletes chains flushed at least staleChainDelay ago.
-func (a *Applier) deleteStale(tx *knftables.Transaction, want *Ruleset, now time.Time) {
+func (a *Applier) deleteStale(tx txWriter, want *Ruleset, now time.Time) {
 	for _, name := range sortedKeys(a.stale) {
 		if _, ok := want.Chains[name]; ok {
 			delete(a.stale, name)
@@ -295,7 +307,7 @@ func chainObject(c *Chain) *knftables.Chain {
 	return ch
 }
 
-func addRules(tx *knftables.Transaction, c *Chain) {
+func addRules(tx txWriter, c *Chain) {
 	for _, r := range c.Rules {
 		tx.Add(&knftables.Rule{Chain: c.Name, Rule: r})
 	}

@@ -48,15 +48,33 @@ func (a *Applier) ApplyServices(ctx context.Context, changed map[string]*Service
 	}
 	want := r.subset(t)
 
-	tx := a.nft.NewTransaction()
-	a.writeDiff(tx, have, want, start)
-	a.deleteStale(tx, r, start)
-	if tx.NumOperations() > 0 {
-		if err := a.nft.Run(ctx, tx); err != nil {
-			a.failed() // r is half-updated; a full sync rebuilds it
-			return fmt.Errorf("nftables transaction (%d operations, partial): %w", tx.NumOperations(), err)
-		}
+	ops := &opList{}
+	a.writeDiff(ops, have, want, start)
+	a.deleteStale(ops, r, start)
+	if err := a.runPartial(ctx, ops, r); err != nil {
+		a.failed() // r is half-updated; a full sync rebuilds it
+		return fmt.Errorf("nftables transaction (%d operations, partial): %w", ops.NumOperations(), err)
 	}
 	a.observe(false, start)
 	return nil
+}
+
+// runPartial sends ops as one transaction: a netlink batch when it can, else
+// through nft.
+func (a *Applier) runPartial(ctx context.Context, ops *opList, r *Ruleset) error {
+	if ops.NumOperations() == 0 {
+		return nil
+	}
+	if a.netlink != nil {
+		err := a.netlink.run(ops.ops, r.Sets)
+		if !errors.Is(err, errUnsupported) {
+			if err == nil {
+				a.netlinkBatches++
+			}
+			return err
+		}
+	}
+	tx := a.nft.NewTransaction()
+	ops.replay(tx)
+	return a.nft.Run(ctx, tx)
 }

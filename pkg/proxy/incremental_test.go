@@ -268,3 +268,22 @@ func (w *world) inputs() Inputs {
 	}
 	return in
 }
+
+func TestSlotsReuseFreedRanges(t *testing.T) {
+	s := NewSlots()
+	s.begin()
+	a, b, c := s.assign("a", 1), s.assign("b", 1), s.assign("c", 1)
+	s.end()
+	s.forget("x") // no such Service: nothing happens
+	// b and a go away; new chains get their ranges, lowest first, never 0.
+	s.begin()
+	s.assign("c", 1)
+	s.end()
+	s.begin()
+	d, e := s.assign("d", 1), s.assign("e", 1)
+	s.assign("c", 1)
+	s.end()
+	if d != a || e != b || d == 0 || e == 0 || c == d || c == e {
+		t.Errorf("ranges a=%d b=%d c=%d, then d=%d e=%d: want d=a, e=b", a, b, c, d, e)
+	}
+}

@@ -35,6 +35,9 @@ type Config struct {
 	// Conntrack, when set, has stale UDP flows deleted after each sync
 	// (NewConntrackInNetns for a lab node).
 	Conntrack Conntrack
+	// Netlink, when set, carries partial syncs without the nft binary
+	// (Applier.SetNetlink).
+	Netlink *Netlink
 }
 
 const (
@@ -79,6 +82,9 @@ func NewProxier(src source.Source, nft knftables.Interface, cfg Config, reg prom
 		cfg.Logger = slog.Default()
 	}
 	a := newApplier(nft, reg, cfg.Clock)
+	if cfg.Netlink != nil {
+		a.SetNetlink(cfg.Netlink)
+	}
 	return &Proxier{
 		src: src, cfg: cfg, clock: cfg.Clock, log: cfg.Logger,
 		applier: a, metrics: a.metrics, slots: NewSlots(), changes: newChangeTracker(),

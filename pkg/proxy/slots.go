@@ -86,7 +86,10 @@ func (s *Slots) assign(chain string, n int) uint32 {
 		// The lowest free range, so numbering does not depend on the
 		// order ranges were freed in.
 		i := slices.Index(bases, slices.Min(bases))
-		base, s.free[want] = bases[i], slices.Delete(bases, i, i+1)
+		// Two statements: in one assignment Go may run slices.Delete
+		// (which shifts and zeroes) before reading bases[i].
+		base = bases[i]
+		s.free[want] = slices.Delete(bases, i, i+1)
 	} else {
 		base, s.next = s.next, s.next+want
 	}
