@@ -81,6 +81,7 @@ func run(netns string, n, e, partials int, useNetlink bool) error {
 		applier.SetNetlink(&proxy.Netlink{Table: "podnet-proxy", Conn: conn})
 	}
 	in := inputs(n, e)
+	in.Slots = proxy.NewSlots() // kept across syncs, as the Proxier keeps one
 
 	t0 := time.Now()
 	rs := proxy.Compile(in)

@@ -103,16 +103,20 @@ func CompileServices(in Inputs, keys map[string]bool) map[string]*ServiceRules {
 	if in.Slots == nil {
 		in.Slots = NewSlots()
 	}
+	// Scanning every object is most of a partial sync's compile, so it
+	// builds no key strings, and for the usual few changed Services compares
+	// names directly (a length mismatch settles most), cheaper than hashing.
+	want := newNameMatcher(keys)
 	var sl []*discoveryv1.EndpointSlice
 	for _, s := range in.EndpointSlices {
-		if keys[s.Namespace+"/"+s.Labels[discoveryv1.LabelServiceName]] {
+		if _, ok := want.match(s.Namespace, s.Labels[discoveryv1.LabelServiceName]); ok {
 			sl = append(sl, s)
 		}
 	}
 	bySvc := slicesByService(sl)
 	out := make(map[string]*ServiceRules, len(keys))
 	for _, svc := range in.Services {
-		if key := svc.Namespace + "/" + svc.Name; keys[key] {
+		if key, ok := want.match(svc.Namespace, svc.Name); ok {
 			out[key] = CompileService(in, svc, bySvc[key])
 		}
 	}
@@ -123,6 +127,42 @@ func CompileServices(in Inputs, keys map[string]bool) map[string]*ServiceRules {
 		}
 	}
 	return out
+}
+
+// nameMatcher finds "namespace/name" keys by their two parts.
+type nameMatcher struct {
+	few  []nsName // when there are few keys
+	many map[nsName]string
+}
+
+type nsName struct{ ns, name, key string }
+
+func newNameMatcher(keys map[string]bool) nameMatcher {
+	var m nameMatcher
+	for key := range keys {
+		ns, name, _ := strings.Cut(key, "/")
+		m.few = append(m.few, nsName{ns, name, key})
+	}
+	if len(m.few) > 16 {
+		m.many = make(map[nsName]string, len(m.few))
+		for _, k := range m.few {
+			m.many[nsName{k.ns, k.name, ""}] = k.key
+		}
+	}
+	return m
+}
+
+func (m nameMatcher) match(ns, name string) (string, bool) {
+	if m.many != nil {
+		key, ok := m.many[nsName{ns, name, ""}]
+		return key, ok
+	}
+	for _, k := range m.few {
+		if k.name == name && k.ns == ns {
+			return k.key, true
+		}
+	}
+	return "", false
 }
 
 // proxied is false for Services kube-proxy ignores: ExternalName ones (DNS
@@ -321,9 +361,14 @@ func addDispatchChain(r *ServiceRules, in Inputs, spn, name, proto, port string,
 		r.add(hairpinSet, []string{ep.ip.String(), ep.ip.String()})
 	}
 	if !affinity {
-		base := in.Slots.assign(name, len(eps))
+		keys := make([]string, len(eps))
 		for i, ep := range eps {
-			r.add(backendsMap, []string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, fmt.Sprintf("%s . %d", ep.ip, ep.port))
+			keys[i] = netip.AddrPortFrom(ep.ip, uint16(ep.port)).String()
+		}
+		base, perm := in.Slots.place(name, keys)
+		for i, j := range perm {
+			ep := eps[j]
+			r.add(backendsMap, []string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, ep.ip.String()+" . "+strconv.Itoa(int(ep.port)))
 		}
 		rules = append(rules, fmt.Sprintf("ct mark set numgen random mod %d offset %d goto %s", len(eps), base, endpointDNATChain))
 		r.chain(name, nil, rules...)

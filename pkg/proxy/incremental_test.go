@@ -66,7 +66,11 @@ func TestPartialSyncEqualsFullCompile(t *testing.T) {
 }
 
 func cloneSlots(s *Slots) *Slots {
-	c := &Slots{ranges: maps.Clone(s.ranges), free: map[uint32][]uint32{}, next: s.next, byService: map[string][]string{}}
+	c := &Slots{ranges: map[string]slotRange{}, free: map[uint32][]uint32{}, next: s.next, byService: map[string][]string{}}
+	for k, v := range s.ranges {
+		v.members = slices.Clone(v.members)
+		c.ranges[k] = v
+	}
 	for k, v := range s.free {
 		c.free[k] = slices.Clone(v)
 	}
@@ -285,5 +289,31 @@ func TestSlotsReuseFreedRanges(t *testing.T) {
 	s.end()
 	if d != a || e != b || d == 0 || e == 0 || c == d || c == e {
 		t.Errorf("ranges a=%d b=%d c=%d, then d=%d e=%d: want d=a, e=b", a, b, c, d, e)
+	}
+}
+
+func TestSlotsKeepEndpointsInPlace(t *testing.T) {
+	cases := []struct {
+		name      string
+		from, to  []string
+		wantSlots []string
+	}{
+		{"a replaced endpoint takes the freed slot", []string{"a", "b", "c"}, []string{"a", "c", "d"}, []string{"a", "d", "c"}},
+		{"a new endpoint goes after the others", []string{"a", "b"}, []string{"a", "b", "c"}, []string{"a", "b", "c"}},
+		{"an endpoint beyond the new count moves down", []string{"a", "b", "c"}, []string{"a", "c"}, []string{"a", "c"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSlots()
+			b1, _ := s.place("chain", tc.from)
+			b2, perm := s.place("chain", tc.to)
+			var got []string
+			for _, j := range perm {
+				got = append(got, tc.to[j])
+			}
+			if b1 != b2 || !slices.Equal(got, tc.wantSlots) {
+				t.Errorf("slots %v at %d (was %d), want %v", got, b2, b1, tc.wantSlots)
+			}
+		})
 	}
 }

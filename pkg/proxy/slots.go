@@ -28,7 +28,11 @@ type Slots struct {
 	current   []string // chains assigned in the current service() call
 }
 
-type slotRange struct{ base, capacity uint32 }
+type slotRange struct {
+	base, capacity uint32
+	// members are the endpoints in slot order, as last placed.
+	members []string
+}
 
 // NewSlots returns an empty slot table. Slot 0 is never used: a connection
 // without a ct mark has 0.
@@ -93,7 +97,7 @@ func (s *Slots) assign(chain string, n int) uint32 {
 	} else {
 		base, s.next = s.next, s.next+want
 	}
-	s.ranges[chain] = slotRange{base, want}
+	s.ranges[chain] = slotRange{base: base, capacity: want}
 	return base
 }
 
@@ -111,6 +115,45 @@ func (s *Slots) end() {
 		}
 	}
 	s.seen = nil
+}
+
+// place returns the slot order for chain's endpoints (keys, e.g.
+// "ip:port"): perm[i] is the index in keys of the endpoint in slot base+i.
+// Endpoints that stay keep their slot, so replacing one endpoint rewrites
+// one backends element, not all of them (a deleted element costs the kernel
+// a wait of several milliseconds per transaction). The first slots must
+// stay contiguous, so an endpoint beyond the new count moves down.
+func (s *Slots) place(chain string, keys []string) (base uint32, perm []int) {
+	base = s.assign(chain, len(keys))
+	r := s.ranges[chain]
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	perm = make([]int, len(keys))
+	placed := make([]bool, len(keys))
+	filled := make([]bool, len(keys))
+	for i, k := range r.members {
+		if j, ok := index[k]; ok && i < len(keys) {
+			perm[i], placed[j], filled[i] = j, true, true
+		}
+	}
+	next := 0 // the rest, in their given (sorted) order, into the holes
+	for i := range perm {
+		if filled[i] {
+			continue
+		}
+		for placed[next] {
+			next++
+		}
+		perm[i], placed[next] = next, true
+	}
+	r.members = make([]string, len(keys))
+	for i, j := range perm {
+		r.members[i] = keys[j]
+	}
+	s.ranges[chain] = r
+	return base, perm
 }
 
 func (s *Slots) release(r slotRange) { s.free[r.capacity] = append(s.free[r.capacity], r.base) }
