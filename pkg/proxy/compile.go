@@ -69,9 +69,24 @@ func Compile(in Inputs) *Ruleset {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	r.services = make(map[string]*ServiceRules, len(svcs))
-	for _, svc := range svcs {
-		key := svc.Namespace + "/" + svc.Name
-		r.addService(key, CompileService(in, svc, bySvc[key]))
+	keys := make([]string, len(svcs))
+	frags := make([]*ServiceRules, len(svcs))
+	count := map[string]int{}
+	for i, svc := range svcs {
+		keys[i] = svc.Namespace + "/" + svc.Name
+		frags[i] = CompileService(in, svc, bySvc[keys[i]])
+		for _, se := range frags[i].Elements {
+			count[se.Set]++
+		}
+	}
+	// Sized once: growing maps of 100,000 elements was a third of the time.
+	for name, n := range count {
+		if s := r.Sets[name]; len(s.Elements) == 0 {
+			s.Elements = make(map[string]Element, n)
+		}
+	}
+	for i, key := range keys {
+		r.addService(key, frags[i])
 	}
 	return r
 }
@@ -183,8 +198,15 @@ func restrictNodePorts(r *Ruleset, ips []netip.Addr) {
 			s.add([]string{ip.String()})
 		}
 	}
-	r.Chains[servicesChain].Rules[1] = "ip daddr @" + nodePortIPsSet + " meta l4proto . th dport vmap @" + serviceNodePortsMap
-	r.Chains[nodePortEndpointsCheck].Rules[0] = "ip daddr @" + nodePortIPsSet + " meta l4proto . th dport vmap @" + noEndpointNodePortsMap
+	everyLocal := "fib daddr type local ip daddr != " + loopbackNet + " "
+	for _, chain := range []string{servicesChain, nodePortEndpointsCheck} {
+		rules := r.Chains[chain].Rules
+		for i, rule := range rules {
+			if strings.HasPrefix(rule, everyLocal) {
+				rules[i] = "ip daddr @" + nodePortIPsSet + " " + strings.TrimPrefix(rule, everyLocal)
+			}
+		}
+	}
 }
 
 // addServicePort compiles one port of one Service: map entries that send its
@@ -236,7 +258,7 @@ func addServicePort(r *ServiceRules, in Inputs, svc *corev1.Service, port *corev
 			eps, name = localEps, localChainName(spn)
 		}
 		if _, done := r.Chains[name]; !done {
-			addDispatchChain(r, in, spn, name, proto, portStr, clusterIPs, eps, affinity)
+			addDispatchChain(r, in, spn, name, eps, affinity)
 			if affinity {
 				for _, ep := range eps {
 					used[endpointChainName(spn, ep)] = ep
@@ -344,21 +366,17 @@ func addFirewall(r *ServiceRules, svc *corev1.Service, spn, proto, port string) 
 	}
 }
 
-// addDispatchChain writes a service or local chain: masquerade for
-// off-cluster clients of the ClusterIP, then the choice of an endpoint. With
+// addDispatchChain writes a service or local chain: the choice of an
+// endpoint (off-cluster clients of the ClusterIP are marked for masquerade
+// once, in the services chain, see addLayout). With
 // ClientIP affinity that is kube-proxy's per-endpoint chains (each refreshes
 // its affinity set); otherwise the chain picks a random slot of its range in
 // backends and endpoint-dnat DNATs to it, with no chain per endpoint.
-func addDispatchChain(r *ServiceRules, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
+func addDispatchChain(r *ServiceRules, in Inputs, spn, name string, eps []endpoint, affinity bool) {
 	var rules []string
-	if len(in.ClusterCIDRs) > 0 {
-		for _, ip := range clusterIPs {
-			rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %s ip saddr != { %s } jump %s",
-				ip, proto, port, joinPrefixes(in.ClusterCIDRs), markForMasqueradeChain))
-		}
-	}
 	for _, ep := range eps {
-		r.add(hairpinSet, []string{ep.ip.String(), ep.ip.String()})
+		ip := ep.ip.String()
+		r.add(hairpinSet, []string{ip, ip})
 	}
 	if !affinity {
 		keys := make([]string, len(eps))

@@ -23,11 +23,6 @@ var (
 	numgenRule = regexp.MustCompile(`^ct mark set numgen random mod (\d+) offset (\d+) (goto|jump) (\S+)$`)
 	// goto CHAIN / jump CHAIN: immediate reg 0
 	verdictRule = regexp.MustCompile(`^(goto|jump) (\S+)$`)
-	// ip daddr A PROTO dport P ip saddr != { CIDR } jump CHAIN (one CIDR; nft
-	// turns a one-element set into a masked compare):
-	//   payload nh+16 → cmp eq A; meta l4proto → cmp eq; payload th+2 → cmp
-	//   eq P; payload nh+12 → bitwise & mask → cmp neq net; jump
-	masqueradeRule = regexp.MustCompile(`^ip daddr (\S+) (tcp|udp|sctp) dport (\d+) ip saddr != \{ ([0-9./]+) \} (goto|jump) (\S+)$`)
 )
 
 // ruleExprs encodes one of the shapes above; false for anything else.
@@ -46,29 +41,6 @@ func ruleExprs(rule string) ([]expr.Any, bool) {
 	}
 	if m := verdictRule.FindStringSubmatch(rule); m != nil {
 		return []expr.Any{verdictExpr(m[1], m[2])}, true
-	}
-	if m := masqueradeRule.FindStringSubmatch(rule); m != nil {
-		daddr, err1 := netip.ParseAddr(m[1])
-		port, err2 := strconv.ParseUint(m[3], 10, 16)
-		cidr, err3 := netip.ParsePrefix(m[4])
-		if err1 != nil || err2 != nil || err3 != nil || !daddr.Is4() || !cidr.Addr().Is4() {
-			return nil, false
-		}
-		maskBytes := binary.BigEndian.AppendUint32(nil, uint32(^uint64(0)<<(32-cidr.Bits())))
-		net := cidr.Masked().Addr().As4()
-		d := daddr.As4()
-		return []expr.Any{
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: d[:]},
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{protoNumber(m[2])}},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, uint16(port))},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: maskBytes, Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: net[:]},
-			verdictExpr(m[5], m[6]),
-		}, true
 	}
 	return nil, false
 }

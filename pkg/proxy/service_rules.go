@@ -19,6 +19,7 @@ type ServiceRules struct {
 type SetElement struct {
 	Set string
 	Element
+	key string // elementKey(Key), computed once
 }
 
 func newServiceRules() *ServiceRules {
@@ -41,7 +42,10 @@ func (b *ServiceRules) set(s *Set) *Set {
 }
 
 func (b *ServiceRules) add(set string, key []string, value ...string) {
-	b.Elements = append(b.Elements, SetElement{Set: set, Element: Element{Key: key, Value: value}})
+	if b.Elements == nil {
+		b.Elements = make([]SetElement, 0, 24) // one port, ten endpoints
+	}
+	b.Elements = append(b.Elements, SetElement{Set: set, Element: Element{Key: key, Value: value}, key: elementKey(key)})
 }
 
 // contribution is one Service's wish for the value of a shared element.
@@ -69,7 +73,7 @@ func (r *Ruleset) addService(key string, sr *ServiceRules) {
 	}
 	for _, se := range sr.Elements {
 		s := r.Sets[se.Set]
-		k := elementKey(se.Key)
+		k := se.key
 		cur, ok := s.Elements[k]
 		switch {
 		case !ok:
@@ -105,7 +109,7 @@ func (r *Ruleset) removeService(key string) {
 	}
 	for _, se := range sr.Elements {
 		s := r.Sets[se.Set]
-		k := elementKey(se.Key)
+		k := se.key
 		cur, ok := s.Elements[k]
 		switch {
 		case !ok:
@@ -175,7 +179,7 @@ func (t *touched) add(sr *ServiceRules) {
 			m = map[string]bool{}
 			t.elements[se.Set] = m
 		}
-		m[elementKey(se.Key)] = true
+		m[se.key] = true
 	}
 }
 
