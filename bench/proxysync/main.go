@@ -36,6 +36,7 @@ func main() {
 	services := flag.Int("services", 10000, "Services")
 	endpoints := flag.Int("endpoints", 10, "endpoints per Service")
 	partials := flag.Int("partials", 5, "partial syncs to time (the median is printed)")
+	change := flag.String("change", "replace", "what changes in a partial sync: replace (one endpoint replaced) or add (one endpoint added)")
 	nftOnly := flag.Bool("nft-only", false, "send partial syncs through nft too, not over netlink")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the syncs to this file")
 	flag.Parse()
@@ -58,14 +59,14 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(name, *services, *endpoints, max(*partials, 1), !*nftOnly); err != nil {
+	if err := run(name, *services, *endpoints, max(*partials, 1), *change, !*nftOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "proxysync:", err)
 		exec.Command("ip", "netns", "delete", name).Run()
 		os.Exit(1)
 	}
 }
 
-func run(netns string, n, e, partials int, useNetlink bool) error {
+func run(netns string, n, e, partials int, change string, useNetlink bool) error {
 	ctx := context.Background()
 	nft, err := nftns.New("/run/netns/"+netns, knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
@@ -98,7 +99,14 @@ func run(netns string, n, e, partials int, useNetlink bool) error {
 	var times, compiles, nfts []time.Duration
 	for round := range partials {
 		s := in.EndpointSlices[(n/2+round*7919)%n]
-		s.Endpoints[0].Addresses = []string{fmt.Sprintf("10.200.%d.%d", round/250, round%250+1)}
+		addr := fmt.Sprintf("10.200.%d.%d", round/250, round%250+1)
+		if change == "add" {
+			ep := s.Endpoints[0]
+			ep.Addresses = []string{addr}
+			s.Endpoints = append(s.Endpoints, ep)
+		} else {
+			s.Endpoints[0].Addresses = []string{addr}
+		}
 		t1 := time.Now()
 		changed := proxy.CompileServices(in, map[string]bool{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]: true})
 		compiles = append(compiles, time.Since(t1))
@@ -117,12 +125,13 @@ func run(netns string, n, e, partials int, useNetlink bool) error {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	var ru syscall.Rusage
+	var ru, children syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed %s (median of %d; compile %s, nft %s; netlink %v); ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed (%s) %s (median of %d; compile %s, nft %s; netlink %v); ruleset %d lines; heap %d MiB, max RSS %d MiB (nft %d MiB)\n",
 		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), fullNFT.Round(time.Millisecond),
-		incremental.Round(time.Millisecond), partials, incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond), useNetlink,
-		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10)
+		change, incremental.Round(time.Millisecond), partials, incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond), useNetlink,
+		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10, children.Maxrss>>10)
 	return nil
 }
 
@@ -178,6 +187,21 @@ func (t *timedNFT) ListAll(ctx context.Context) (map[string][]string, error) {
 	defer func() { t.spent += time.Since(start) }()
 	return t.Interface.ListAll(ctx)
 }
+
+// scriptRunner is what nftns offers beyond knftables.Interface; the proxy
+// uses it for full syncs, so the wrapper must pass it on.
+type scriptRunner interface {
+	RunScript(ctx context.Context, script []byte) error
+	Table() (knftables.Family, string)
+}
+
+func (t *timedNFT) RunScript(ctx context.Context, script []byte) error {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.(scriptRunner).RunScript(ctx, script)
+}
+
+func (t *timedNFT) Table() (knftables.Family, string) { return t.Interface.(scriptRunner).Table() }
 
 // take returns the time spent since the last call.
 func (t *timedNFT) take() time.Duration {

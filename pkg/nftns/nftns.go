@@ -4,8 +4,11 @@
 package nftns
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
+	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/google/nftables"
@@ -24,8 +27,10 @@ import (
 // (knftables' experimental netlink listing would open its socket elsewhere,
 // so it is not enabled.)
 type netnsNFTables struct {
-	netns ns.NetNS
-	inner knftables.Interface
+	netns  ns.NetNS
+	inner  knftables.Interface
+	family knftables.Family
+	table  string
 }
 
 var _ knftables.Interface = (*netnsNFTables)(nil)
@@ -38,7 +43,7 @@ func New(nsPath string, family knftables.Family, table string) (knftables.Interf
 	if err != nil {
 		return nil, fmt.Errorf("failed to open netns %q: %w", nsPath, err)
 	}
-	n := &netnsNFTables{netns: netns}
+	n := &netnsNFTables{netns: netns, family: family, table: table}
 	// knftables.New itself runs nft (version and feature checks), so it too
 	// must run inside the namespace.
 	err = netns.Do(func(ns.NetNS) error {
@@ -107,3 +112,23 @@ func NewNetlink(nsPath string) (func() (*nftables.Conn, error), error) {
 		return nftables.New(nftables.WithNetNSFd(int(netns.Fd())))
 	}, nil
 }
+
+// RunScript runs nft -f - on script inside the namespace: one atomic
+// transaction written as nft text by the caller rather than by knftables
+// (the proxy's full sync puts each set's elements in one command, which nft
+// parses and the kernel loads much faster than one command per element).
+func (n *netnsNFTables) RunScript(ctx context.Context, script []byte) error {
+	return n.do(func() error {
+		cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+		cmd.Stdin = bytes.NewReader(script)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("nft -f: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
+}
+
+// Table is the family and table this interface is bound to.
+func (n *netnsNFTables) Table() (knftables.Family, string) { return n.family, n.table }

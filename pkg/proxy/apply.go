@@ -69,23 +69,32 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) error {
 	start := a.clock.Now()
 	full := a.last == nil
 
-	tx := a.nft.NewTransaction()
+	ops := &opList{}
 	if full {
 		existing, err := a.listExisting(ctx)
 		if err != nil {
 			a.failed()
 			return fmt.Errorf("listing table: %w", err)
 		}
-		a.writeFull(tx, want, existing, start)
+		a.writeFull(ops, want, existing, start)
 	} else {
-		a.writeDiff(tx, a.last, want, start)
+		a.writeDiff(ops, a.last, want, start)
 	}
-	a.deleteStale(tx, want, start)
+	a.deleteStale(ops, want, start)
 
-	if tx.NumOperations() > 0 {
-		if err := a.nft.Run(ctx, tx); err != nil {
+	if ops.NumOperations() > 0 {
+		var err error
+		if sr, ok := a.nft.(scriptRunner); ok && full {
+			family, table := sr.Table()
+			err = sr.RunScript(ctx, a.script(ops.ops, family, table))
+		} else {
+			tx := a.nft.NewTransaction()
+			ops.replay(tx)
+			err = a.nft.Run(ctx, tx)
+		}
+		if err != nil {
 			a.failed()
-			return fmt.Errorf("nftables transaction (%d operations, full=%v): %w", tx.NumOperations(), full, err)
+			return fmt.Errorf("nftables transaction (%d operations, full=%v): %w", ops.NumOperations(), full, err)
 		}
 	}
 	a.last = want
