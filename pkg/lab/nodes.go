@@ -173,6 +173,10 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 	if err != nil {
 		return nil, err
 	}
+	netlinkConn, err := nftns.NewNetlink(nodeNetns)
+	if err != nil {
+		return nil, err
+	}
 	nodeLog := log.With("node", name)
 	reg := prometheus.NewRegistry()
 	proxier := proxy.NewProxier(st, nft, proxy.Config{
@@ -182,6 +186,7 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(i))},
 		Logger:       nodeLog,
 		Conntrack:    proxy.NewConntrackInNetns(nodeNetns),
+		Netlink:      &proxy.Netlink{Conn: netlinkConn, Table: "podnet-proxy"},
 	}, reg)
 	enforcer, err := enforce.New(st, name, nodeNetns, nodeLog)
 	if err != nil {
