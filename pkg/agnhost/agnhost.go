@@ -110,14 +110,22 @@ func connectCmd() *cobra.Command {
 }
 
 // resolveError checks dest's form and name before dialling, so a bad
-// argument or a failed lookup gets its own prefix.
-func resolveError(dest string) string {
+// argument or a failed lookup gets its own prefix. The lookup shares the
+// probe's timeout: with DNS cut off by an egress policy, the resolver's own
+// retries over every search domain would take many times longer.
+func resolveError(dest string, timeout time.Duration) string {
 	host, _, err := net.SplitHostPort(dest)
 	if err != nil {
 		return "UNKNOWN: " + err.Error()
 	}
 	if net.ParseIP(host) == nil {
-		if _, err := net.LookupHost(host); err != nil {
+		ctx := context.Background()
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
 			return "DNS: " + err.Error()
 		}
 	}
@@ -126,7 +134,7 @@ func resolveError(dest string) string {
 
 // connect dials once and classifies a failure by the prefix tests check.
 func connect(dest string, timeout time.Duration) string {
-	if msg := resolveError(dest); msg != "" {
+	if msg := resolveError(dest, timeout); msg != "" {
 		return msg
 	}
 	conn, err := net.DialTimeout("tcp", dest, timeout)
@@ -148,7 +156,7 @@ func connect(dest string, timeout time.Duration) string {
 // back: UDP has no handshake, so a reply is the only proof the server got
 // the request. ICMP port-unreachable shows as REFUSED, silence as TIMEOUT.
 func connectUDP(dest string, timeout time.Duration, data string) string {
-	if msg := resolveError(dest); msg != "" {
+	if msg := resolveError(dest, timeout); msg != "" {
 		return msg
 	}
 	conn, err := net.Dial("udp", dest)
