@@ -177,9 +177,8 @@ func TestUpstreamNetworkPolicySuite(t *testing.T) {
 	l.must("up", "--nodes", "2")
 	l.must("apply", "-f", upstreamData+"model.yaml")
 	l.must("wait", "--for=condition=Ready", "pod", "--all", "-A", "--timeout=90s")
-	nodes := l.must("get", "pods", "-A", "-o", "wide", "--no-headers")
-	t.Logf("model placement:\n%s", nodes)
-	restarts := podIdentities(t, l)
+	t.Logf("model placement:\n%s", l.must("get", "pods", "-A", "-o", "wide", "--no-headers"))
+	before := podIdentities(t, l)
 	c := &conformance{l: l, podIP: map[string]string{}, svcIP: map[string]string{}, sctp: sctpSockets()}
 	for _, ns := range modelNamespaces {
 		for _, p := range modelPodNames {
@@ -214,8 +213,8 @@ func TestUpstreamNetworkPolicySuite(t *testing.T) {
 	}
 	l.t = t
 	// Policies and labels changed under running pods; none was restarted.
-	if after := podIdentities(t, l); after != restarts {
-		t.Errorf("model pods changed during the suite:\nbefore:\n%s\nafter:\n%s", restarts, after)
+	if after := podIdentities(t, l); after != before {
+		t.Errorf("model pods changed during the suite:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
 
@@ -231,6 +230,7 @@ func podIdentities(t *testing.T, l *lab) string {
 
 func (c *conformance) run(t *testing.T, sc npScenario) {
 	c.l.t = t
+	t.Logf("%s scenario from %s", sc.Source, sc.file)
 	if sc.Note != "" {
 		t.Logf("note: %s", sc.Note)
 	}
