@@ -1,6 +1,7 @@
 // Command proxysync measures the service proxy's control plane against a
 // real kernel: a full sync of N Services × E endpoints into an empty table,
-// then an incremental sync after one Service's endpoints change, in a
+// then a partial sync after one Service's endpoints change (that Service
+// recompiled alone, as the Proxier does), in a
 // network namespace it creates (pnbench-<pid>) and deletes. It prints the
 // times, the ruleset's size as `nft list ruleset` prints it, and memory.
 //
@@ -15,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +35,10 @@ import (
 func main() {
 	services := flag.Int("services", 10000, "Services")
 	endpoints := flag.Int("endpoints", 10, "endpoints per Service")
+	partials := flag.Int("partials", 5, "partial syncs to time (the median is printed)")
+	change := flag.String("change", "replace", "what changes in a partial sync: replace (one endpoint replaced) or add (one endpoint added)")
+	nftOnly := flag.Bool("nft-only", false, "send partial syncs through nft too, not over netlink")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the syncs to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "proxysync needs root: it programs nftables in a network namespace it creates")
@@ -43,21 +50,39 @@ func main() {
 		os.Exit(1)
 	}
 	defer exec.Command("ip", "netns", "delete", name).Run()
-	if err := run(name, *services, *endpoints); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "proxysync:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(name, *services, *endpoints, max(*partials, 1), *change, !*nftOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "proxysync:", err)
 		exec.Command("ip", "netns", "delete", name).Run()
 		os.Exit(1)
 	}
 }
 
-func run(netns string, n, e int) error {
+func run(netns string, n, e, partials int, change string, useNetlink bool) error {
 	ctx := context.Background()
 	nft, err := nftns.New("/run/netns/"+netns, knftables.IPv4Family, "podnet-proxy")
 	if err != nil {
 		return err
 	}
-	applier := proxy.NewApplier(nft, nil)
+	conn, err := nftns.NewNetlink("/run/netns/" + netns)
+	if err != nil {
+		return err
+	}
+	timed := &timedNFT{Interface: nft}
+	applier := proxy.NewApplier(timed, nil)
+	if useNetlink {
+		applier.SetNetlink(&proxy.Netlink{Table: "podnet-proxy", Conn: conn})
+	}
 	in := inputs(n, e)
+	in.Slots = proxy.NewSlots() // kept across syncs, as the Proxier keeps one
 
 	t0 := time.Now()
 	rs := proxy.Compile(in)
@@ -66,15 +91,32 @@ func run(netns string, n, e int) error {
 		return fmt.Errorf("full sync: %w", err)
 	}
 	full := time.Since(t0)
+	fullNFT := timed.take()
 
-	// One Service's endpoints change: a new endpoint replaces one.
-	s := in.EndpointSlices[n/2]
-	s.Endpoints[0].Addresses = []string{"10.200.255.254"}
-	t1 := time.Now()
-	if err := applier.Apply(ctx, proxy.Compile(in)); err != nil {
-		return fmt.Errorf("incremental sync: %w", err)
+	// One Service's endpoints change: a new endpoint replaces one. As in
+	// the Proxier, only that Service is recompiled (partial sync). Each
+	// round changes another Service; the median is reported.
+	var times, compiles, nfts []time.Duration
+	for round := range partials {
+		s := in.EndpointSlices[(n/2+round*7919)%n]
+		addr := fmt.Sprintf("10.200.%d.%d", round/250, round%250+1)
+		if change == "add" {
+			ep := s.Endpoints[0]
+			ep.Addresses = []string{addr}
+			s.Endpoints = append(s.Endpoints, ep)
+		} else {
+			s.Endpoints[0].Addresses = []string{addr}
+		}
+		t1 := time.Now()
+		changed := proxy.CompileServices(in, map[string]bool{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]: true})
+		compiles = append(compiles, time.Since(t1))
+		if err := applier.ApplyServices(ctx, changed); err != nil {
+			return fmt.Errorf("incremental sync: %w", err)
+		}
+		times = append(times, time.Since(t1))
+		nfts = append(nfts, timed.take())
 	}
-	incremental := time.Since(t1)
+	incremental, incCompiled, incNFT := median(times), median(compiles), median(nfts)
 
 	out, err := exec.Command("ip", "netns", "exec", netns, "nft", "list", "ruleset").Output()
 	if err != nil {
@@ -83,11 +125,13 @@ func run(netns string, n, e int) error {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	var ru syscall.Rusage
+	var ru, children syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s), one Service changed %s; ruleset %d lines; heap %d MiB, max RSS %d MiB\n",
-		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), incremental.Round(time.Millisecond),
-		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	fmt.Printf("%d Services x %d endpoints: full sync %s (compile %s, nft %s), one Service changed (%s) %s (median of %d; compile %s, nft %s; netlink %v); ruleset %d lines; heap %d MiB, max RSS %d MiB (nft %d MiB)\n",
+		n, e, full.Round(time.Millisecond), compiled.Round(time.Millisecond), fullNFT.Round(time.Millisecond),
+		change, incremental.Round(time.Millisecond), partials, incCompiled.Round(time.Millisecond), incNFT.Round(time.Millisecond), useNetlink,
+		strings.Count(string(out), "\n"), ms.HeapAlloc>>20, ru.Maxrss>>10, children.Maxrss>>10)
 	return nil
 }
 
@@ -123,4 +167,51 @@ func inputs(n, e int) proxy.Inputs {
 		in.EndpointSlices = append(in.EndpointSlices, sl)
 	}
 	return in
+}
+
+// timedNFT adds up the time spent in the kernel interface (listing and
+// running transactions), so the output can tell it from compiling and diffing.
+type timedNFT struct {
+	knftables.Interface
+	spent time.Duration
+}
+
+func (t *timedNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.Run(ctx, tx)
+}
+
+func (t *timedNFT) ListAll(ctx context.Context) (map[string][]string, error) {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.ListAll(ctx)
+}
+
+// scriptRunner is what nftns offers beyond knftables.Interface; the proxy
+// uses it for full syncs, so the wrapper must pass it on.
+type scriptRunner interface {
+	RunScript(ctx context.Context, script []byte) error
+	Table() (knftables.Family, string)
+}
+
+func (t *timedNFT) RunScript(ctx context.Context, script []byte) error {
+	start := time.Now()
+	defer func() { t.spent += time.Since(start) }()
+	return t.Interface.(scriptRunner).RunScript(ctx, script)
+}
+
+func (t *timedNFT) Table() (knftables.Family, string) { return t.Interface.(scriptRunner).Table() }
+
+// take returns the time spent since the last call.
+func (t *timedNFT) take() time.Duration {
+	d := t.spent
+	t.spent = 0
+	return d
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -121,3 +121,31 @@ func TestConnectClassifiesFailures(t *testing.T) {
 		t.Errorf("agnhost connect to a closed port exits %d, want 1", code)
 	}
 }
+
+func TestConnectUDP(t *testing.T) {
+	answering, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer answering.Close()
+	go serveUDP(answering, func(string, net.Addr) string { return "host" })
+	if msg := connectUDP(answering.LocalAddr().String(), time.Second, "hostname"); msg != "" {
+		t.Errorf("connect --protocol=udp to an answering server: %q, want success", msg)
+	}
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if msg := connectUDP(silent.LocalAddr().String(), 200*time.Millisecond, "hostname"); !strings.HasPrefix(msg, "TIMEOUT: ") {
+		t.Errorf("connect --protocol=udp to a silent server: %q, want TIMEOUT", msg)
+	}
+	closed := silent.LocalAddr().String()
+	silent.Close()
+	if msg := connectUDP(closed, time.Second, "hostname"); !strings.HasPrefix(msg, "REFUSED: ") {
+		t.Errorf("connect --protocol=udp to a closed port: %q, want REFUSED", msg)
+	}
+	if code := Main([]string{"connect", "--protocol=sctp", "127.0.0.1:80"}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("agnhost connect --protocol=sctp exits %d, want 1 (no SCTP sockets)", code)
+	}
+}

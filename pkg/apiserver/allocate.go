@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -123,7 +125,66 @@ func (s *Server) allocate(svc, old *corev1.Service) (_ func(), err error) {
 			}()
 		}
 	}
+	got, release, err := s.allocateHealthCheckNodePort(svc, old)
+	if err != nil {
+		return nil, err
+	}
+	if got != 0 {
+		gotPorts = append(gotPorts, got)
+	}
+	if release != 0 {
+		defer func() {
+			if err == nil {
+				s.ports.Release(release)
+			}
+		}()
+	}
 	return undo, nil
+}
+
+// NeedsHealthCheckNodePort is the API server's rule: only a LoadBalancer
+// with externalTrafficPolicy Local has a health check port, through which a
+// load balancer learns which nodes hold endpoints.
+func NeedsHealthCheckNodePort(svc *corev1.Service) bool {
+	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer &&
+		svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+}
+
+// allocateHealthCheckNodePort gives svc its spec.healthCheckNodePort from
+// the NodePort range, keeps the one old holds, and wipes it when svc no
+// longer needs one. It returns the port it reserved and the port to free
+// once the write succeeds (0 for none).
+func (s *Server) allocateHealthCheckNodePort(svc, old *corev1.Service) (got, release int, err error) {
+	path := field.NewPath("spec", "healthCheckNodePort")
+	oldPort := int32(0)
+	if old != nil && NeedsHealthCheckNodePort(old) {
+		oldPort = old.Spec.HealthCheckNodePort
+	}
+	want := svc.Spec.HealthCheckNodePort
+	switch {
+	case !NeedsHealthCheckNodePort(svc):
+		// Changing the type or the policy wipes it, as upstream does.
+		svc.Spec.HealthCheckNodePort = 0
+		return 0, int(oldPort), nil
+	case want == 0 && oldPort != 0, want != 0 && want == oldPort:
+		svc.Spec.HealthCheckNodePort = oldPort
+		return 0, 0, nil
+	case oldPort != 0:
+		return 0, 0, apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, svc.Name, field.ErrorList{
+			field.Forbidden(path, "field is immutable")})
+	case want == 0:
+		n, err := s.ports.AllocateNext()
+		if err != nil {
+			return 0, 0, invalidService(svc, path, 0, err.Error())
+		}
+		svc.Spec.HealthCheckNodePort = int32(n)
+		return n, 0, nil
+	default:
+		if err := s.ports.Allocate(int(want)); err != nil {
+			return 0, 0, invalidService(svc, path, want, err.Error())
+		}
+		return int(want), 0, nil
+	}
 }
 
 func portKey(p corev1.ServicePort) string {
@@ -139,5 +200,8 @@ func (s *Server) releaseAll(svc *corev1.Service) {
 		if p.NodePort != 0 {
 			s.ports.Release(int(p.NodePort))
 		}
+	}
+	if svc.Spec.HealthCheckNodePort != 0 {
+		s.ports.Release(int(svc.Spec.HealthCheckNodePort))
 	}
 }

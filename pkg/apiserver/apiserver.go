@@ -79,6 +79,9 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 				s.ports.Allocate(int(p.NodePort))
 			}
 		}
+		if svc.Spec.HealthCheckNodePort != 0 {
+			s.ports.Allocate(int(svc.Spec.HealthCheckNodePort))
+		}
 	}
 	var boot []source.Object
 	for _, name := range DefaultNamespaces {

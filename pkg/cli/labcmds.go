@@ -107,7 +107,7 @@ func newUp(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			logf, err := os.OpenFile(filepath.Join(e.stateDir(), "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			logf, err := os.OpenFile(filepath.Join(e.stateDir(), lab.DaemonLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func newUp(e *env) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			if err := waitFor(ctx, exited, func() bool { _, err := c.Status(ctx); return err == nil }); err != nil {
-				return fmt.Errorf("the lab daemon did not start: %v (see %s)", err, filepath.Join(e.stateDir(), "daemon.log"))
+				return fmt.Errorf("the lab daemon did not start: %v (see %s)", err, filepath.Join(e.stateDir(), lab.DaemonLog))
 			}
 			st, err := c.Status(ctx)
 			if err != nil {
@@ -137,7 +137,7 @@ func newUp(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(e.out, " ✓ External host %s (podnet exec --external -- CMD)\n", lab.ExternalIP)
 			if err := waitFor(ctx, exited, func() bool { return dnsReady(ctx, c) }); err != nil {
-				return fmt.Errorf("cluster DNS did not become ready: %v (see %s and `podnet get pods -n kube-system`)", err, filepath.Join(e.stateDir(), "daemon.log"))
+				return fmt.Errorf("cluster DNS did not become ready: %v (see %s and `podnet get pods -n kube-system`)", err, filepath.Join(e.stateDir(), lab.DaemonLog))
 			}
 			fmt.Fprintf(e.out, " ✓ Cluster DNS (kube-dns at %s)\n", lab.ClusterDNSIP)
 			fmt.Fprintf(e.out, "Lab %q is up (%.1fs). Try:\n  podnet get pods -A\n  podnet run web --image=nginx --expose --port=80\n  podnet run client --image=busybox -it --rm -- wget -qO- web\nTake it down with: podnet down\n",

@@ -65,7 +65,8 @@ func (e *env) readObjects(ctx context.Context, paths []string, recursive bool) (
 		return nil, err
 	}
 	var objs []source.Object
-	for _, k := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy} {
+	for _, k := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy,
+		source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy} {
 		got, err := c.List(ctx, k)
 		if err != nil {
 			return nil, err

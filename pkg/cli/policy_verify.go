@@ -176,10 +176,13 @@ func probeUDP(target string, timeout time.Duration) (string, string) {
 		return probeSkipped, err.Error()
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(timeout))
 	buf := make([]byte, 512)
-	// Two datagrams: the error of the first arrives as the ICMP answer.
+	// Two datagrams: the error of the first arrives as the ICMP answer. Each
+	// gets half the timeout: with one deadline for both, a silent first
+	// round used it all up and the second write failed with a timeout,
+	// which read as "skipped" instead of "inconclusive".
 	for range 2 {
+		conn.SetDeadline(time.Now().Add(timeout / 2))
 		if _, err := conn.Write([]byte("podnet-probe\n")); err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) {
 				return probeReached, "port unreachable (nothing listening)"

@@ -43,6 +43,9 @@ type Config struct {
 	Log   *slog.Logger
 }
 
+// DaemonLog is the daemon's log file in the state directory, written by `up`.
+const DaemonLog = "daemon.log"
+
 // Paths of a lab's state directory.
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, "api.sock") }
 func PodsDir(stateDir string) string    { return filepath.Join(stateDir, "pods") }
@@ -94,11 +97,34 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	_, shapeErr := readShape(cfg.StateDir)
+	fresh := errors.Is(shapeErr, os.ErrNotExist)
 	sh, err := loadShape(cfg.StateDir, cfg.Nodes)
 	if err != nil {
 		return err
 	}
 	topo := Topology{Lab: cfg.Name, ServiceCIDR: serviceCIDR}
+	var nodes []*nodeParts
+	defer func() {
+		if serving {
+			return
+		}
+		for _, n := range nodes {
+			n.close()
+		}
+		// A new lab that failed to start leaves nothing behind but its log,
+		// so the next `up` starts clean (with any node count). An existing
+		// lab keeps its namespaces: its pods live in them.
+		if fresh {
+			topo.Remove(sh.Nodes)
+			entries, _ := os.ReadDir(cfg.StateDir)
+			for _, e := range entries {
+				if e.Name() != DaemonLog && e.Name() != filepath.Base(SocketPath(cfg.StateDir)) {
+					os.RemoveAll(filepath.Join(cfg.StateDir, e.Name()))
+				}
+			}
+		}
+	}()
 	if err := topo.Build(sh.Nodes); err != nil {
 		return fmt.Errorf("building the lab network: %w", err)
 	}
@@ -120,7 +146,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cni.InstallPlugins(filepath.Join(cfg.StateDir, "cni", "bin"), cfg.Self); err != nil {
 		return err
 	}
-	var nodes []*nodeParts
 	for i := range sh.Nodes {
 		n, err := newNodeParts(cfg, topo, i, st, api, catalog, log)
 		if err != nil {
@@ -166,6 +191,7 @@ func Run(ctx context.Context, cfg Config) error {
 		run(n.enforcer.Run)
 		run(n.agent.Run)
 		run(n.serveProxyHTTP)
+		run(n.health.Run)
 	}
 	log.Info("lab running", "lab", cfg.Name, "nodes", sh.Nodes, "socket", SocketPath(cfg.StateDir))
 	<-ctx.Done()

@@ -28,6 +28,7 @@ import (
 	"github.com/podnet/podnet/pkg/nftns"
 	"github.com/podnet/podnet/pkg/nodeagent"
 	"github.com/podnet/podnet/pkg/proxy"
+	"github.com/podnet/podnet/pkg/proxy/healthcheck"
 	"github.com/podnet/podnet/pkg/store"
 )
 
@@ -97,6 +98,8 @@ type nodeParts struct {
 	agent    *nodeagent.Agent
 	proxier  *proxy.Proxier
 	enforcer *enforce.Enforcer // NetworkPolicy for this node's pods
+	// health answers LoadBalancer health checks on healthCheckNodePorts.
+	health *healthcheck.Server
 	// proxyHTTP serves the proxy's metrics (:10249) and health (:10256) on
 	// the node IP, inside the node's namespace, as kube-proxy does on a node.
 	proxyHTTP []net.Listener
@@ -118,6 +121,13 @@ func listenIn(netnsPath, addr string) (net.Listener, error) {
 		return err
 	})
 	return ln, err
+}
+
+// close releases what newNodeParts opened, for a start that fails later.
+func (n *nodeParts) close() {
+	for _, ln := range n.proxyHTTP {
+		ln.Close()
+	}
 }
 
 // serveProxyHTTP answers /metrics and /healthz until ctx ends. Healthy
@@ -163,6 +173,10 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 	if err != nil {
 		return nil, err
 	}
+	netlinkConn, err := nftns.NewNetlink(nodeNetns)
+	if err != nil {
+		return nil, err
+	}
 	nodeLog := log.With("node", name)
 	reg := prometheus.NewRegistry()
 	proxier := proxy.NewProxier(st, nft, proxy.Config{
@@ -172,6 +186,7 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		NodeIPs:      []netip.Addr{netip.MustParseAddr(NodeIP(i))},
 		Logger:       nodeLog,
 		Conntrack:    proxy.NewConntrackInNetns(nodeNetns),
+		Netlink:      &proxy.Netlink{Conn: netlinkConn, Table: "podnet-proxy"},
 	}, reg)
 	enforcer, err := enforce.New(st, name, nodeNetns, nodeLog)
 	if err != nil {
@@ -199,5 +214,14 @@ func newNodeParts(cfg Config, topo Topology, i int, st *store.Store, api *apiser
 		APIHost: "10.96.0.1", APISocket: SocketPath(cfg.StateDir), Catalog: catalog, Network: runtime,
 		Clock: clock.RealClock{}, Log: nodeLog, Events: events.New(st, api, "kubelet", name, clock.RealClock{}),
 	})
-	return &nodeParts{agent: agent, proxier: proxier, enforcer: enforcer, proxyHTTP: lns, reg: reg}, nil
+	health := healthcheck.New(st, name, func(addr string) (net.Listener, error) { return listenIn(nodeNetns, addr) },
+		func() bool {
+			select {
+			case <-proxier.Synced():
+				return true
+			default:
+				return false
+			}
+		}, nodeLog)
+	return &nodeParts{agent: agent, proxier: proxier, enforcer: enforcer, health: health, proxyHTTP: lns, reg: reg}, nil
 }

@@ -7,6 +7,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/podnet/podnet/pkg/source"
 )
@@ -44,6 +45,10 @@ func Default(obj source.Object) {
 		defaultStatefulSet(o)
 	case *networkingv1.NetworkPolicy:
 		defaultNetworkPolicy(o)
+	case *policyv1alpha1.AdminNetworkPolicy:
+		defaultAdminPorts(o.Spec.Ingress, o.Spec.Egress)
+	case *policyv1alpha1.BaselineAdminNetworkPolicy:
+		defaultBaselinePorts(o.Spec.Ingress, o.Spec.Egress)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/podnet/podnet/pkg/source"
 )
@@ -84,6 +85,10 @@ func Validate(obj source.Object, opts Options) field.ErrorList {
 		errs = append(errs, validateNetworkPolicySpec(&o.Spec, field.NewPath("spec"))...)
 	case *networkingv1.Ingress:
 		errs = append(errs, validateIngressSpec(&o.Spec, field.NewPath("spec"))...)
+	case *policyv1alpha1.AdminNetworkPolicy:
+		errs = append(errs, validateAdminNetworkPolicy(o)...)
+	case *policyv1alpha1.BaselineAdminNetworkPolicy:
+		errs = append(errs, validateBaselineAdminNetworkPolicy(o)...)
 	}
 	return errs
 }
@@ -113,6 +118,8 @@ func groupKind(k source.Kind) schema.GroupKind {
 		return schema.GroupKind{Group: "discovery.k8s.io", Kind: string(k)}
 	case source.NetworkPolicy, source.Ingress:
 		return schema.GroupKind{Group: "networking.k8s.io", Kind: string(k)}
+	case source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy:
+		return schema.GroupKind{Group: policyv1alpha1.GroupName, Kind: string(k)}
 	}
 	return schema.GroupKind{Kind: string(k)}
 }

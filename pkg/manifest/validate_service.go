@@ -235,6 +235,15 @@ func validateTrafficPolicies(svc *corev1.Service, specPath *field.Path) field.Er
 	case externallyAccessible(svc) && !sets.New(trafficPolicies()...).Has(string(spec.ExternalTrafficPolicy)):
 		errs = append(errs, field.NotSupported(etp, spec.ExternalTrafficPolicy, trafficPolicies()))
 	}
+	hc := specPath.Child("healthCheckNodePort")
+	switch {
+	case spec.HealthCheckNodePort == 0:
+	case spec.Type != corev1.ServiceTypeLoadBalancer || spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal:
+		errs = append(errs, field.Invalid(hc, spec.HealthCheckNodePort,
+			"may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+	case spec.HealthCheckNodePort < 0 || spec.HealthCheckNodePort > 65535:
+		errs = append(errs, field.Invalid(hc, spec.HealthCheckNodePort, "must be between 1 and 65535, inclusive"))
+	}
 	if spec.InternalTrafficPolicy != nil && !sets.New(trafficPolicies()...).Has(string(*spec.InternalTrafficPolicy)) {
 		errs = append(errs, field.NotSupported(specPath.Child("internalTrafficPolicy"), *spec.InternalTrafficPolicy, trafficPolicies()))
 	}

@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 
 	"github.com/podnet/podnet/pkg/manifest"
 	"github.com/podnet/podnet/pkg/source"
@@ -29,6 +30,12 @@ type Cluster struct {
 	Pods       []*Pod
 	Nodes      map[string][]netip.Addr
 	Policies   []*networkingv1.NetworkPolicy
+	// AdminPolicies are the AdminNetworkPolicies in precedence order
+	// (priority, then name); Baseline is the BaselineAdminNetworkPolicy,
+	// nil without one; NodeLabels are what ANP nodes peers select on.
+	AdminPolicies []*policyv1alpha1.AdminNetworkPolicy
+	Baseline      *policyv1alpha1.BaselineAdminNetworkPolicy
+	NodeLabels    map[string]map[string]string
 
 	services []*corev1.Service
 }
@@ -120,7 +127,8 @@ func (k *Cache) FromSource(src source.Source) *Cluster {
 	if k != nil {
 		pods, policies = map[*corev1.Pod]*Pod{}, map[*networkingv1.NetworkPolicy]*networkingv1.NetworkPolicy{}
 	}
-	for _, kind := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy} {
+	for _, kind := range []source.Kind{source.Namespace, source.Node, source.Service, source.Pod, source.NetworkPolicy,
+		source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy} {
 		for _, o := range src.List(kind) {
 			switch o := o.(type) {
 			case *corev1.Pod:
@@ -174,6 +182,9 @@ func (k *Cache) policy(o *networkingv1.NetworkPolicy) (*networkingv1.NetworkPoli
 }
 
 func (c *Cluster) add(o source.Object) {
+	if c.addAdmin(o) {
+		return
+	}
 	switch o := o.(type) {
 	case *corev1.Namespace:
 		lbl := map[string]string{corev1.LabelMetadataName: o.Name}
@@ -253,6 +264,7 @@ func (c *Cluster) finish() {
 	slices.SortFunc(c.Policies, func(a, b *networkingv1.NetworkPolicy) int {
 		return cmpKey(a.Namespace, a.Name, b.Namespace, b.Name)
 	})
+	c.finishAdmin()
 }
 
 func cmpKey(ns1, name1, ns2, name2 string) int {

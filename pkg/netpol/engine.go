@@ -25,6 +25,10 @@ type Engine struct {
 	classOf map[*Pod]*class
 	classes []*class
 	sets    *sets // the matrix's per-peer and per-subject pod sets, built on first use
+
+	// admin holds the AdminNetworkPolicy and BaselineAdminNetworkPolicy
+	// tiers (admin.go).
+	admin *adminTiers
 }
 
 type class struct {
@@ -79,6 +83,11 @@ func (k *Cache) New(c *Cluster) (*Engine, error) {
 	if k != nil {
 		k.compiled = compiled
 	}
+	// The admin tiers are few and recompiled with every model; they match
+	// peers by their own IPs, so they do not split pod classes.
+	var adminErrs []error
+	e.admin, adminErrs = compileAdmin(c)
+	errs = append(errs, adminErrs...)
 	e.buildClasses()
 	return e, errors.Join(errs...)
 }
@@ -194,6 +203,9 @@ type Decision struct {
 	Policies []string
 	// Rules allow the connection (all of them when explaining, else the first).
 	Rules []RuleRef
+	// Admin is what the AdminNetworkPolicy and BaselineAdminNetworkPolicy
+	// tiers did (nil when none selects the pod).
+	Admin *AdminTrace
 }
 
 // Verdict is the answer for one connection: it is allowed when the source's
@@ -245,8 +257,12 @@ func (e *Engine) decide(dir Direction, from, to Endpoint, port int32, proto core
 	if dir == Ingress && other.Pod == nil && slices.Contains(e.Cluster.Nodes[subject.Pod.Node], other.IP) {
 		return Decision{Allowed: true, Reason: FromOwnNode}
 	}
+	// The admin tier decides first; Pass or no match goes on to policies.
+	d, done := e.adminTier(dir, subject.Pod, other, to, port, proto)
+	if done {
+		return d
+	}
 	sc := e.classOf[subject.Pod]
-	d := Decision{Reason: NotIsolated, Allowed: true}
 	var isolating []*policy
 	for _, p := range sc.selecting {
 		if p.isolates[dir] {
@@ -255,7 +271,7 @@ func (e *Engine) decide(dir Direction, from, to Endpoint, port int32, proto core
 		}
 	}
 	if len(isolating) == 0 {
-		return d
+		return e.baselineTier(dir, subject.Pod, other, to, port, proto, d)
 	}
 	d.Allowed, d.Reason = false, NoRuleAllows
 	// The receiving end resolves named ports.

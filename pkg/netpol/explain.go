@@ -20,10 +20,14 @@ type Explanation struct {
 
 // Side is one direction of an Explanation.
 type Side struct {
-	Allowed   bool     `json:"allowed"`
-	Reason    Reason   `json:"reason"`
-	Policies  []string `json:"policies,omitempty"`
-	Rules     []string `json:"allowedBy,omitempty"`
+	Allowed  bool     `json:"allowed"`
+	Reason   Reason   `json:"reason"`
+	Policies []string `json:"policies,omitempty"`
+	Rules    []string `json:"allowedBy,omitempty"`
+	// DecidedBy names the AdminNetworkPolicy or BaselineAdminNetworkPolicy
+	// rule that decided; PassedBy the ANP rule that passed to NetworkPolicy.
+	DecidedBy string   `json:"decidedBy,omitempty"`
+	PassedBy  string   `json:"passedBy,omitempty"`
 	Sentences []string `json:"explanation"`
 }
 
@@ -50,6 +54,7 @@ func (e *Engine) side(v Verdict, dir Direction, d Decision) Side {
 	}
 	pp := fmt.Sprintf("%d/%s", v.Port, v.Protocol)
 	say := func(format string, a ...any) { s.Sentences = append(s.Sentences, fmt.Sprintf(format, a...)) }
+	e.explainAdmin(&s, subject, other, dir, prep, pp, d)
 	switch d.Reason {
 	case SamePod:
 		say("A pod can always reach itself: %s is both ends.", subject)
@@ -58,7 +63,9 @@ func (e *Engine) side(v Verdict, dir Direction, d Decision) Side {
 	case FromOwnNode:
 		say("%s is an address of %s's own node (%s); traffic from a pod's own node is always allowed in (kubelet probes).", other, subject, subject.Pod.Node)
 	case NotIsolated:
-		say("No NetworkPolicy selects %s for %s, so it may %s anything.", subject, lowerDir(dir), verb)
+		if !e.explainBaselineMiss(&s, subject, dir, verb, d) {
+			say("No NetworkPolicy selects %s for %s, so it may %s anything.", subject, lowerDir(dir), verb)
+		}
 	case RuleAllows:
 		say("%s is isolated for %s by %s.", subject, lowerDir(dir), strings.Join(d.Policies, ", "))
 		for _, r := range d.Rules {

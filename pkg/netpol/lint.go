@@ -29,6 +29,7 @@ func (e *Engine) Lint() []Finding {
 		out = append(out, e.lintPolicy(p)...)
 	}
 	out = append(out, e.lintDNS()...)
+	out = append(out, e.lintAdmin()...)
 	return out
 }
 

@@ -164,6 +164,9 @@ func (e *Engine) namedSet(m portMatch, pp PortProto) podSet {
 // ingress, on its declared ports (named ports resolve there), so subjects
 // alike in those share it.
 func (e *Engine) decideAll(dir Direction, subject *Pod, pp PortProto) podSet {
+	if t := e.admin; len(t.selecting[subject]) > 0 || t.baseSel[subject] {
+		return e.decideEach(dir, subject, pp)
+	}
 	s := e.podSets()
 	sc := e.classOf[subject]
 	names, ok := s.subjects[sc]
@@ -234,4 +237,21 @@ func (e *Engine) allowRule(out podSet, r *rule, dir Direction, subject *Pod, pp 
 		}
 		out.orAnd(peers, e.namedSet(m, pp))
 	}
+}
+
+// decideEach is decideAll for a subject the admin tiers select: their rules
+// match peers one by one (networks, nodes, first match across priorities),
+// so the far ends are decided pair by pair, as Allowed does.
+func (e *Engine) decideEach(dir Direction, subject *Pod, pp PortProto) podSet {
+	out := newPodSet(len(e.Cluster.Pods))
+	for j, far := range e.Cluster.Pods {
+		from, to := PodEndpoint(subject), PodEndpoint(far)
+		if dir == Ingress {
+			from, to = to, from
+		}
+		if e.decide(dir, from, to, pp.Port, pp.Protocol, false).Allowed {
+			out.add(j)
+		}
+	}
+	return out
 }

@@ -4,10 +4,14 @@
 package nftns
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
+	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/google/nftables"
 	"sigs.k8s.io/knftables"
 )
 
@@ -23,8 +27,10 @@ import (
 // (knftables' experimental netlink listing would open its socket elsewhere,
 // so it is not enabled.)
 type netnsNFTables struct {
-	netns ns.NetNS
-	inner knftables.Interface
+	netns  ns.NetNS
+	inner  knftables.Interface
+	family knftables.Family
+	table  string
 }
 
 var _ knftables.Interface = (*netnsNFTables)(nil)
@@ -37,7 +43,7 @@ func New(nsPath string, family knftables.Family, table string) (knftables.Interf
 	if err != nil {
 		return nil, fmt.Errorf("failed to open netns %q: %w", nsPath, err)
 	}
-	n := &netnsNFTables{netns: netns}
+	n := &netnsNFTables{netns: netns, family: family, table: table}
 	// knftables.New itself runs nft (version and feature checks), so it too
 	// must run inside the namespace.
 	err = netns.Do(func(ns.NetNS) error {
@@ -90,3 +96,39 @@ func (n *netnsNFTables) ListCounters(ctx context.Context) (out []*knftables.Coun
 	err = n.do(func() error { out, err = n.inner.ListCounters(ctx); return err })
 	return out, err
 }
+
+// NewNetlink returns a function that opens a google/nftables connection
+// whose netlink socket lives in the network namespace at nsPath, for
+// batches sent without the nft binary (the proxy's partial syncs). The
+// namespace file stays open until the process exits.
+func NewNetlink(nsPath string) (func() (*nftables.Conn, error), error) {
+	netns, err := ns.GetNS(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open netns %q: %w", nsPath, err)
+	}
+	// The closure holds netns itself, not just its fd: a NetNS that is no
+	// longer referenced is closed by its finalizer, and the fd with it.
+	return func() (*nftables.Conn, error) {
+		return nftables.New(nftables.WithNetNSFd(int(netns.Fd())))
+	}, nil
+}
+
+// RunScript runs nft -f - on script inside the namespace: one atomic
+// transaction written as nft text by the caller rather than by knftables
+// (the proxy's full sync puts each set's elements in one command, which nft
+// parses and the kernel loads much faster than one command per element).
+func (n *netnsNFTables) RunScript(ctx context.Context, script []byte) error {
+	return n.do(func() error {
+		cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+		cmd.Stdin = bytes.NewReader(script)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("nft -f: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
+}
+
+// Table is the family and table this interface is bound to.
+func (n *netnsNFTables) Table() (knftables.Family, string) { return n.family, n.table }

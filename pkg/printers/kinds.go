@@ -41,6 +41,10 @@ func kindTable() map[source.Kind]kindInfo {
 		source.StatefulSet:   {"apps", "v1", "statefulsets", []string{"statefulset", "sts"}},
 		source.NetworkPolicy: {"networking.k8s.io", "v1", "networkpolicies", []string{"networkpolicy", "netpol"}},
 		source.Ingress:       {"networking.k8s.io", "v1", "ingresses", []string{"ingress", "ing"}},
+		source.AdminNetworkPolicy: {"policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies",
+			[]string{"adminnetworkpolicy", "anp"}},
+		source.BaselineAdminNetworkPolicy: {"policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies",
+			[]string{"baselineadminnetworkpolicy", "banp"}},
 	}
 }
 

@@ -168,6 +168,10 @@ func columnsFor(kind source.Kind) ([]metav1.TableColumnDefinition, rowFunc, bool
 		return networkPolicyColumns(), networkPolicyRow, true
 	case source.Ingress:
 		return ingressColumns(), ingressRow, true
+	case source.AdminNetworkPolicy:
+		return adminNetworkPolicyColumns(), adminNetworkPolicyRow, true
+	case source.BaselineAdminNetworkPolicy:
+		return baselineAdminNetworkPolicyColumns(), baselineAdminNetworkPolicyRow, true
 	case source.ConfigMap:
 		return configMapColumns(), configMapRow, true
 	case source.Secret:

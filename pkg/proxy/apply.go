@@ -33,6 +33,18 @@ type Applier struct {
 	last *Ruleset
 	// stale maps flushed, unwanted chains to when they were flushed.
 	stale map[string]time.Time
+	// netlink, when set, carries partial syncs (SetNetlink).
+	netlink *Netlink
+	// netlinkBatches counts partial syncs sent over netlink (for tests).
+	netlinkBatches int
+}
+
+// SetNetlink has partial syncs sent as netlink batches when they hold only
+// what Netlink encodes; everything else still goes through nft.
+func (a *Applier) SetNetlink(n *Netlink) {
+	a.mu.Lock()
+	a.netlink = n
+	a.mu.Unlock()
 }
 
 // NewApplier returns an Applier for the table nft is bound to. Metrics are
@@ -45,7 +57,9 @@ func newApplier(nft knftables.Interface, reg prometheus.Registerer, clk clock.Pa
 	return &Applier{nft: nft, clock: clk, metrics: newMetrics(reg), stale: map[string]time.Time{}}
 }
 
-// Apply makes the table hold want, in one atomic transaction. The first call,
+// Apply makes the table hold want, in one atomic transaction. The Applier
+// keeps want (and ApplyServices later updates it in place): the caller must
+// not use it afterwards. The first call,
 // and the first after a failure, rewrites everything; later calls send only
 // what changed since the last successful call. On error the kernel still
 // holds the previous rules and the next call does a full sync.
@@ -55,26 +69,41 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) error {
 	start := a.clock.Now()
 	full := a.last == nil
 
-	tx := a.nft.NewTransaction()
+	ops := &opList{}
 	if full {
 		existing, err := a.listExisting(ctx)
 		if err != nil {
 			a.failed()
 			return fmt.Errorf("listing table: %w", err)
 		}
-		a.writeFull(tx, want, existing, start)
+		a.writeFull(ops, want, existing, start)
 	} else {
-		a.writeDiff(tx, a.last, want, start)
+		a.writeDiff(ops, a.last, want, start)
 	}
-	a.deleteStale(tx, want, start)
+	a.deleteStale(ops, want, start)
 
-	if tx.NumOperations() > 0 {
-		if err := a.nft.Run(ctx, tx); err != nil {
+	if ops.NumOperations() > 0 {
+		var err error
+		if sr, ok := a.nft.(scriptRunner); ok && full {
+			family, table := sr.Table()
+			err = sr.RunScript(ctx, a.script(ops.ops, family, table))
+		} else {
+			tx := a.nft.NewTransaction()
+			ops.replay(tx)
+			err = a.nft.Run(ctx, tx)
+		}
+		if err != nil {
 			a.failed()
-			return fmt.Errorf("nftables transaction (%d operations, full=%v): %w", tx.NumOperations(), full, err)
+			return fmt.Errorf("nftables transaction (%d operations, full=%v): %w", ops.NumOperations(), full, err)
 		}
 	}
 	a.last = want
+	a.observe(full, start)
+	return nil
+}
+
+// observe records a successful sync that began at start.
+func (a *Applier) observe(full bool, start time.Time) {
 	elapsed := a.clock.Since(start).Seconds()
 	a.metrics.syncDuration.Observe(elapsed)
 	if full {
@@ -83,7 +112,6 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) error {
 		a.metrics.partialSyncDuration.Observe(elapsed)
 	}
 	a.metrics.lastSync.Set(float64(a.clock.Now().UnixNano()) / 1e9)
-	return nil
 }
 
 // StaleCleanupDue returns when the oldest flushed chain may be deleted, so the
@@ -125,7 +153,7 @@ func (a *Applier) listExisting(ctx context.Context) (existingObjects, error) {
 // writeFull rewrites the whole table: every wanted chain and set is added
 // (a no-op if it exists) and flushed, then refilled; anything else a previous
 // run left is flushed (chains, deleted later) or deleted (sets and maps).
-func (a *Applier) writeFull(tx *knftables.Transaction, want *Ruleset, existing existingObjects, now time.Time) {
+func (a *Applier) writeFull(tx txWriter, want *Ruleset, existing existingObjects, now time.Time) {
 	tx.Add(&knftables.Table{})
 	chains := sortedKeys(want.Chains)
 	for _, name := range chains {
@@ -171,7 +199,7 @@ func (a *Applier) writeFull(tx *knftables.Transaction, want *Ruleset, existing e
 // inside the transaction: declare new objects, flush chains whose rules change
 // (which drops their references), delete elements and sets no longer wanted,
 // then add rules and elements.
-func (a *Applier) writeDiff(tx *knftables.Transaction, have, want *Ruleset, now time.Time) {
+func (a *Applier) writeDiff(tx txWriter, have, want *Ruleset, now time.Time) {
 	flush := map[string]bool{} // chains to flush (changed or gone)
 	refill := []string{}       // chains to (re)fill with rules
 
@@ -251,7 +279,7 @@ func (a *Applier) writeDiff(tx *knftables.Transaction, have, want *Ruleset, now 
 }
 
 // deleteStale deletes chains flushed at least staleChainDelay ago.
-func (a *Applier) deleteStale(tx *knftables.Transaction, want *Ruleset, now time.Time) {
+func (a *Applier) deleteStale(tx txWriter, want *Ruleset, now time.Time) {
 	for _, name := range sortedKeys(a.stale) {
 		if _, ok := want.Chains[name]; ok {
 			delete(a.stale, name)
@@ -288,7 +316,7 @@ func chainObject(c *Chain) *knftables.Chain {
 	return ch
 }
 
-func addRules(tx *knftables.Transaction, c *Chain) {
+func addRules(tx txWriter, c *Chain) {
 	for _, r := range c.Rules {
 		tx.Add(&knftables.Rule{Chain: c.Name, Rule: r})
 	}

@@ -5,8 +5,10 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +45,9 @@ type Inputs struct {
 
 const nodePortIPsSet = "nodeport-ips"
 
-// Compile turns Services and EndpointSlices into the desired table.
+// Compile turns Services and EndpointSlices into the desired table. Services
+// are compiled one by one (CompileService) in key order and merged, which is
+// what a partial sync does for the Services that changed.
 func Compile(in Inputs) *Ruleset {
 	bit := in.MasqueradeBit
 	if bit <= 0 || bit > 31 {
@@ -60,16 +64,120 @@ func Compile(in Inputs) *Ruleset {
 		restrictNodePorts(r, in.NodeIPs)
 	}
 	bySvc := slicesByService(in.EndpointSlices)
-	for _, svc := range in.Services {
-		if !proxied(svc) {
-			continue
-		}
-		sl := bySvc[svc.Namespace+"/"+svc.Name]
-		for i := range svc.Spec.Ports {
-			addServicePort(r, in, svc, &svc.Spec.Ports[i], portEndpoints(sl, &svc.Spec.Ports[i]))
+	svcs := slices.Clone(in.Services)
+	slices.SortFunc(svcs, func(a, b *corev1.Service) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	r.services = make(map[string]*ServiceRules, len(svcs))
+	keys := make([]string, len(svcs))
+	frags := make([]*ServiceRules, len(svcs))
+	count := map[string]int{}
+	for i, svc := range svcs {
+		keys[i] = svc.Namespace + "/" + svc.Name
+		frags[i] = CompileService(in, svc, bySvc[keys[i]])
+		for _, se := range frags[i].Elements {
+			count[se.Set]++
 		}
 	}
+	// Sized once: growing maps of 100,000 elements was a third of the time.
+	for name, n := range count {
+		if s := r.Sets[name]; len(s.Elements) == 0 {
+			s.Elements = make(map[string]Element, n)
+		}
+	}
+	for i, key := range keys {
+		r.addService(key, frags[i])
+	}
 	return r
+}
+
+// CompileService compiles one Service with its EndpointSlices (those
+// labelled with its name). It uses in's node facts and Slots, not its
+// Services or EndpointSlices. A Service that is not proxied compiles to
+// nothing.
+func CompileService(in Inputs, svc *corev1.Service, endpointSlices []*discoveryv1.EndpointSlice) *ServiceRules {
+	b := newServiceRules()
+	if in.Slots == nil {
+		in.Slots = NewSlots()
+	}
+	in.Slots.service(svc.Namespace+"/"+svc.Name, func() {
+		if !proxied(svc) {
+			return // frees the slots of a Service that was proxied before
+		}
+		for i := range svc.Spec.Ports {
+			addServicePort(b, in, svc, &svc.Spec.Ports[i], portEndpoints(endpointSlices, &svc.Spec.Ports[i]))
+		}
+	})
+	return b
+}
+
+// CompileServices compiles the Services named in keys ("namespace/name") for
+// a partial sync: the result maps every key to its new rules, empty for a
+// Service that is gone. Slot ranges of gone Services are freed.
+func CompileServices(in Inputs, keys map[string]bool) map[string]*ServiceRules {
+	if in.Slots == nil {
+		in.Slots = NewSlots()
+	}
+	// Scanning every object is most of a partial sync's compile, so it
+	// builds no key strings, and for the usual few changed Services compares
+	// names directly (a length mismatch settles most), cheaper than hashing.
+	want := newNameMatcher(keys)
+	var sl []*discoveryv1.EndpointSlice
+	for _, s := range in.EndpointSlices {
+		if _, ok := want.match(s.Namespace, s.Labels[discoveryv1.LabelServiceName]); ok {
+			sl = append(sl, s)
+		}
+	}
+	bySvc := slicesByService(sl)
+	out := make(map[string]*ServiceRules, len(keys))
+	for _, svc := range in.Services {
+		if key, ok := want.match(svc.Namespace, svc.Name); ok {
+			out[key] = CompileService(in, svc, bySvc[key])
+		}
+	}
+	for key := range keys {
+		if _, ok := out[key]; !ok {
+			in.Slots.forget(key)
+			out[key] = newServiceRules()
+		}
+	}
+	return out
+}
+
+// nameMatcher finds "namespace/name" keys by their two parts.
+type nameMatcher struct {
+	few  []nsName // when there are few keys
+	many map[nsName]string
+}
+
+type nsName struct{ ns, name, key string }
+
+func newNameMatcher(keys map[string]bool) nameMatcher {
+	var m nameMatcher
+	for key := range keys {
+		ns, name, _ := strings.Cut(key, "/")
+		m.few = append(m.few, nsName{ns, name, key})
+	}
+	if len(m.few) > 16 {
+		m.many = make(map[nsName]string, len(m.few))
+		for _, k := range m.few {
+			m.many[nsName{k.ns, k.name, ""}] = k.key
+		}
+	}
+	return m
+}
+
+func (m nameMatcher) match(ns, name string) (string, bool) {
+	if m.many != nil {
+		key, ok := m.many[nsName{ns, name, ""}]
+		return key, ok
+	}
+	for _, k := range m.few {
+		if k.name == name && k.ns == ns {
+			return k.key, true
+		}
+	}
+	return "", false
 }
 
 // proxied is false for Services kube-proxy ignores: ExternalName ones (DNS
@@ -90,14 +198,21 @@ func restrictNodePorts(r *Ruleset, ips []netip.Addr) {
 			s.add([]string{ip.String()})
 		}
 	}
-	r.Chains[servicesChain].Rules[1] = "ip daddr @" + nodePortIPsSet + " meta l4proto . th dport vmap @" + serviceNodePortsMap
-	r.Chains[nodePortEndpointsCheck].Rules[0] = "ip daddr @" + nodePortIPsSet + " meta l4proto . th dport vmap @" + noEndpointNodePortsMap
+	everyLocal := "fib daddr type local ip daddr != " + loopbackNet + " "
+	for _, chain := range []string{servicesChain, nodePortEndpointsCheck} {
+		rules := r.Chains[chain].Rules
+		for i, rule := range rules {
+			if strings.HasPrefix(rule, everyLocal) {
+				rules[i] = "ip daddr @" + nodePortIPsSet + " " + strings.TrimPrefix(rule, everyLocal)
+			}
+		}
+	}
 }
 
 // addServicePort compiles one port of one Service: map entries that send its
 // addresses to its chains, or to reject-chain (no endpoints at all) or drop
 // (a Local traffic policy with no endpoint on this node), as kube-proxy does.
-func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.ServicePort, all []endpoint) {
+func addServicePort(r *ServiceRules, in Inputs, svc *corev1.Service, port *corev1.ServicePort, all []endpoint) {
 	spn := servicePortName(svc, port)
 	proto := strings.ToLower(string(port.Protocol))
 	if proto == "" {
@@ -111,7 +226,7 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 		nodePort = strconv.Itoa(int(port.NodePort))
 	}
 	for _, ip := range clusterIPs {
-		r.Sets[clusterIPsSet].add([]string{ip})
+		r.add(clusterIPsSet, []string{ip})
 	}
 
 	// kube-proxy's CategorizeEndpoints: the cluster-wide usable endpoints,
@@ -143,7 +258,7 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 			eps, name = localEps, localChainName(spn)
 		}
 		if _, done := r.Chains[name]; !done {
-			addDispatchChain(r, in, spn, name, proto, portStr, clusterIPs, eps, affinity)
+			addDispatchChain(r, in, spn, name, eps, affinity)
 			if affinity {
 				for _, ep := range eps {
 					used[endpointChainName(spn, ep)] = ep
@@ -155,22 +270,22 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 
 	if len(internalEps) == 0 {
 		for _, ip := range clusterIPs {
-			r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+			r.add(noEndpointServicesMap, []string{ip, proto, portStr}, noEndpoints)
 		}
 	} else {
 		internal := chainFor(internalLocal)
 		for _, ip := range clusterIPs {
-			r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+internal)
+			r.add(serviceIPsMap, []string{ip, proto, portStr}, "goto "+internal)
 		}
 	}
 
 	if len(external) > 0 || nodePort != "" {
 		if len(externalEps) == 0 {
 			for _, ip := range external {
-				r.Sets[noEndpointServicesMap].add([]string{ip, proto, portStr}, noEndpoints)
+				r.add(noEndpointServicesMap, []string{ip, proto, portStr}, noEndpoints)
 			}
 			if nodePort != "" {
-				r.Sets[noEndpointNodePortsMap].add([]string{proto, nodePort}, noEndpoints)
+				r.add(noEndpointNodePortsMap, []string{proto, nodePort}, noEndpoints)
 			}
 		} else {
 			extChain := externalChainName(spn)
@@ -194,10 +309,10 @@ func addServicePort(r *Ruleset, in Inputs, svc *corev1.Service, port *corev1.Ser
 				r.chain(extChain, nil, "jump "+markForMasqueradeChain, "goto "+chainFor(false))
 			}
 			for _, ip := range external {
-				r.Sets[serviceIPsMap].add([]string{ip, proto, portStr}, "goto "+extChain)
+				r.add(serviceIPsMap, []string{ip, proto, portStr}, "goto "+extChain)
 			}
 			if nodePort != "" {
-				r.Sets[serviceNodePortsMap].add([]string{proto, nodePort}, "goto "+extChain)
+				r.add(serviceNodePortsMap, []string{proto, nodePort}, "goto "+extChain)
 			}
 		}
 	}
@@ -222,7 +337,7 @@ func onNode(all []endpoint, node string) []endpoint {
 // addFirewall enforces loadBalancerSourceRanges on the LoadBalancer's
 // addresses (not on its NodePorts, as in kube-proxy): other sources are
 // dropped before DNAT.
-func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
+func addFirewall(r *ServiceRules, svc *corev1.Service, spn, proto, port string) {
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Spec.LoadBalancerSourceRanges) == 0 {
 		return
 	}
@@ -247,30 +362,31 @@ func addFirewall(r *Ruleset, svc *corev1.Service, spn, proto, port string) {
 		r.chain(name, nil, fmt.Sprintf("ip saddr != { %s } drop", joinPrefixes(ranges)))
 	}
 	for _, ip := range lbIPs {
-		r.Sets[firewallIPsMap].add([]string{ip, proto, port}, "goto "+name)
+		r.add(firewallIPsMap, []string{ip, proto, port}, "goto "+name)
 	}
 }
 
-// addDispatchChain writes a service or local chain: masquerade for
-// off-cluster clients of the ClusterIP, then the choice of an endpoint. With
+// addDispatchChain writes a service or local chain: the choice of an
+// endpoint (off-cluster clients of the ClusterIP are marked for masquerade
+// once, in the services chain, see addLayout). With
 // ClientIP affinity that is kube-proxy's per-endpoint chains (each refreshes
 // its affinity set); otherwise the chain picks a random slot of its range in
 // backends and endpoint-dnat DNATs to it, with no chain per endpoint.
-func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clusterIPs []string, eps []endpoint, affinity bool) {
+func addDispatchChain(r *ServiceRules, in Inputs, spn, name string, eps []endpoint, affinity bool) {
 	var rules []string
-	if len(in.ClusterCIDRs) > 0 {
-		for _, ip := range clusterIPs {
-			rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %s ip saddr != { %s } jump %s",
-				ip, proto, port, joinPrefixes(in.ClusterCIDRs), markForMasqueradeChain))
-		}
-	}
 	for _, ep := range eps {
-		r.Sets[hairpinSet].add([]string{ep.ip.String(), ep.ip.String()})
+		ip := ep.ip.String()
+		r.add(hairpinSet, []string{ip, ip})
 	}
 	if !affinity {
-		base := in.Slots.assign(name, len(eps))
+		keys := make([]string, len(eps))
 		for i, ep := range eps {
-			r.Sets[backendsMap].add([]string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, fmt.Sprintf("%s . %d", ep.ip, ep.port))
+			keys[i] = netip.AddrPortFrom(ep.ip, uint16(ep.port)).String()
+		}
+		base, perm := in.Slots.place(name, keys)
+		for i, j := range perm {
+			ep := eps[j]
+			r.add(backendsMap, []string{strconv.FormatUint(uint64(base)+uint64(i), 10)}, ep.ip.String()+" . "+strconv.Itoa(int(ep.port)))
 		}
 		rules = append(rules, fmt.Sprintf("ct mark set numgen random mod %d offset %d goto %s", len(eps), base, endpointDNATChain))
 		r.chain(name, nil, rules...)
@@ -289,7 +405,7 @@ func addDispatchChain(r *Ruleset, in Inputs, spn, name, proto, port string, clus
 
 // addEndpointChain writes one endpoint's chain: hairpin masquerade, affinity
 // refresh, DNAT.
-func addEndpointChain(r *Ruleset, spn string, ep endpoint, proto string, affinity bool, timeout time.Duration) {
+func addEndpointChain(r *ServiceRules, spn string, ep endpoint, proto string, affinity bool, timeout time.Duration) {
 	// Hairpin: a pod reaching itself through the service would see a reply
 	// from its own address and drop it, so masquerade that case.
 	epRules := []string{fmt.Sprintf("ip saddr %s jump %s", ep.ip, markForMasqueradeChain)}

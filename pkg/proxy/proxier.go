@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -34,6 +35,9 @@ type Config struct {
 	// Conntrack, when set, has stale UDP flows deleted after each sync
 	// (NewConntrackInNetns for a lab node).
 	Conntrack Conntrack
+	// Netlink, when set, carries partial syncs without the nft binary
+	// (Applier.SetNetlink).
+	Netlink *Netlink
 }
 
 const (
@@ -42,8 +46,9 @@ const (
 )
 
 // Proxier keeps one node's table in line with the Services and
-// EndpointSlices of a source: every change schedules a sync, which compiles
-// the whole state and applies the difference.
+// EndpointSlices of a source: every change schedules a sync. The first sync,
+// and any after a failure or a Node change, compiles the whole state; the
+// others recompile only the Services that changed (partial sync).
 type Proxier struct {
 	src     source.Source
 	cfg     Config
@@ -52,6 +57,7 @@ type Proxier struct {
 	applier *Applier
 	metrics *metrics
 	slots   *Slots // endpoint slot numbers, kept across syncs
+	changes *changeTracker
 
 	kick chan struct{} // buffered(1): "state changed, sync soon"
 
@@ -76,9 +82,12 @@ func NewProxier(src source.Source, nft knftables.Interface, cfg Config, reg prom
 		cfg.Logger = slog.Default()
 	}
 	a := newApplier(nft, reg, cfg.Clock)
+	if cfg.Netlink != nil {
+		a.SetNetlink(cfg.Netlink)
+	}
 	return &Proxier{
 		src: src, cfg: cfg, clock: cfg.Clock, log: cfg.Logger,
-		applier: a, metrics: a.metrics, slots: NewSlots(),
+		applier: a, metrics: a.metrics, slots: NewSlots(), changes: newChangeTracker(),
 		kick:     make(chan struct{}, 1),
 		progress: make(chan struct{}),
 		synced:   make(chan struct{}),
@@ -123,6 +132,7 @@ func (p *Proxier) Run(ctx context.Context) {
 	if !p.waitSourceSynced(ctx) {
 		return
 	}
+	p.changes.markAll()
 	p.note()
 
 	var wake <-chan time.Time // retry or stale-chain cleanup
@@ -171,8 +181,7 @@ func (p *Proxier) waitSourceSynced(ctx context.Context) bool {
 // onEvent runs on the source's delivery goroutine, so it only notes the
 // change and wakes the sync loop.
 func (p *Proxier) onEvent(ev source.Event) {
-	switch ev.Kind {
-	case source.Service, source.EndpointSlice, source.Node:
+	if p.changes.note(ev) {
 		p.note()
 	}
 }
@@ -198,8 +207,12 @@ func (p *Proxier) sync(ctx context.Context) error {
 	p.pendingSince = time.Time{} // changes from now on start a new wait
 	p.mu.Unlock()
 
+	all, dirty := p.changes.take()
 	in := p.inputs()
-	err := p.applier.Apply(ctx, Compile(in))
+	err := p.apply(ctx, in, all, dirty)
+	if err != nil {
+		p.changes.markAll() // the Applier forgot the table: everything is rewritten
+	}
 	if err == nil && p.cfg.Conntrack != nil && hasUDP(in) {
 		// After the rules: a flow deleted earlier could be re-created by
 		// the old rules before the new ones are in.
@@ -228,6 +241,25 @@ func (p *Proxier) sync(ctx context.Context) error {
 	close(p.progress)
 	p.progress = make(chan struct{})
 	return nil
+}
+
+// apply recompiles what changed: everything, or only the dirty Services
+// when the Applier holds the last table.
+func (p *Proxier) apply(ctx context.Context, in Inputs, all bool, dirty map[string]bool) error {
+	if !all && p.applier.CanApplyServices() {
+		if len(dirty) == 0 {
+			return p.applier.ApplyServices(ctx, nil) // e.g. stale-chain cleanup
+		}
+		err := p.applier.ApplyServices(ctx, CompileServices(in, dirty))
+		if !errors.Is(err, ErrFullSyncNeeded) {
+			return err
+		}
+	}
+	err := p.applier.Apply(ctx, Compile(in))
+	if err == nil {
+		p.changes.learnSlices(in.EndpointSlices)
+	}
+	return err
 }
 
 func (p *Proxier) inputs() Inputs {

@@ -113,3 +113,80 @@ func expectDispatch(t *testing.T, nft *failingNFT, key string, want bool) {
 }
 
 func splitKey(k string) []string { return strings.Split(k, " . ") }
+
+func TestProxierPartialSync(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in := manyServices(50, 3)
+	var objs []source.Object
+	for i := range in.Services {
+		objs = append(objs, in.Services[i], in.EndpointSlices[i])
+	}
+	src := source.NewStatic(objs...)
+	nft := &failingNFT{Fake: knftables.NewFake(knftables.IPv4Family, testTable)}
+	reg := prometheus.NewRegistry()
+	p := NewProxier(src, nft, Config{ServiceCIDRs: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}}, reg)
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitOrFail(t, ctx, p.Synced())
+
+	cases := []struct {
+		name    string
+		change  func()
+		touches []string // every line of the transaction mentions one
+	}{
+		{"new endpoints of one Service rewrite only that Service",
+			func() {
+				src.Set(endpointSlice("bench", "svc-7", "a", []slicePortSpec{sliceTCP("http", 8080)}, ready("10.200.0.1")))
+			},
+			[]string{"bench/svc-7/", "10.200.0.1", "10.128.0.22", "10.128.0.23", "10.128.0.24", slotElement}},
+		{"a deleted slice takes its endpoints away from its Service",
+			func() {
+				src.Delete(endpointSlice("bench", "svc-9", "a", nil))
+			},
+			[]string{"bench/svc-9/", "10.96.0.10 ", "10.128.0.28", "10.128.0.29", "10.128.0.30", slotElement}},
+		{"a deleted Service takes only its own rules",
+			func() {
+				src.Delete(service("bench", "svc-11", "", tcpPort("http", 80)))
+			},
+			[]string{"bench/svc-11/", "10.96.0.12 ", "10.128.0.34", "10.128.0.35", "10.128.0.36", slotElement}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := metricValue(t, reg, "kubeproxy_sync_partial_proxy_rules_duration_seconds")
+			tc.change()
+			if err := p.WaitApplied(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if metricValue(t, reg, "kubeproxy_sync_partial_proxy_rules_duration_seconds") <= before {
+				t.Error("no partial sync")
+			}
+			nft.RLock()
+			tx := nft.LastTransaction.String()
+			nft.RUnlock()
+			for _, line := range strings.Split(strings.TrimSpace(tx), "\n") {
+				if !containsAny(line, tc.touches) {
+					t.Errorf("partial transaction touches something else: %q", line)
+				}
+			}
+		})
+	}
+	// Whatever the partial syncs did, the table is what a full compile of
+	// the source's state writes.
+	want := Compile(p.inputs())
+	clkWait := time.Now().Add(5 * time.Second)
+	for {
+		nft.RLock()
+		got := elementsSorted(nft.Dump())
+		nft.RUnlock()
+		exp := elementsSorted(freshDump(t, want))
+		if got == exp {
+			break
+		}
+		if time.Now().After(clkWait) { // stale chains go after staleChainDelay
+			t.Fatalf("table differs from a full compile:\n%s\nwant:\n%s", got, exp)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -14,6 +14,9 @@ import (
 type Ruleset struct {
 	Chains map[string]*Chain
 	Sets   map[string]*Set
+	// services holds what each Service (namespace/name) contributed, so a
+	// partial sync can take one Service's rules out and put new ones in.
+	services map[string]*ServiceRules
 }
 
 // Chain is one chain. Base is nil for a regular (jump target) chain.
@@ -46,6 +49,11 @@ type Set struct {
 type Element struct {
 	Key   []string
 	Value []string
+	// owner is the Service the element's value comes from ("" for the
+	// layout's own elements); others are further Services wanting the same
+	// key, sorted (see addService).
+	owner  string
+	others []contribution
 }
 
 func newRuleset() *Ruleset {

@@ -40,15 +40,22 @@ const (
 	// EventKind is core/v1 Event, what components report about objects
 	// (named apart from Event, a change delivered to subscribers).
 	EventKind Kind = "Event"
+	// AdminNetworkPolicy and BaselineAdminNetworkPolicy are the
+	// cluster-scoped policy.networking.k8s.io/v1alpha1 kinds.
+	AdminNetworkPolicy         Kind = "AdminNetworkPolicy"
+	BaselineAdminNetworkPolicy Kind = "BaselineAdminNetworkPolicy"
 )
 
 // Kinds lists every kind podnet keeps, in the order objects of one apply are
 // created (namespaces first, as kubectl users expect).
 var Kinds = []Kind{Namespace, Node, ConfigMap, Secret, Service, EndpointSlice,
-	Deployment, ReplicaSet, StatefulSet, Pod, NetworkPolicy, Ingress, EventKind}
+	Deployment, ReplicaSet, StatefulSet, Pod, NetworkPolicy, AdminNetworkPolicy,
+	BaselineAdminNetworkPolicy, Ingress, EventKind}
 
 // Namespaced reports whether objects of kind k live in a namespace.
-func Namespaced(k Kind) bool { return k != Namespace && k != Node }
+func Namespaced(k Kind) bool {
+	return k != Namespace && k != Node && k != AdminNetworkPolicy && k != BaselineAdminNetworkPolicy
+}
 
 // EventType says what happened to an object.
 type EventType string
@@ -100,6 +107,8 @@ func Resource(k Kind) schema.GroupResource {
 		return schema.GroupResource{Group: "discovery.k8s.io", Resource: resourceNames[k]}
 	case NetworkPolicy, Ingress:
 		return schema.GroupResource{Group: "networking.k8s.io", Resource: resourceNames[k]}
+	case AdminNetworkPolicy, BaselineAdminNetworkPolicy:
+		return schema.GroupResource{Group: "policy.networking.k8s.io", Resource: resourceNames[k]}
 	}
 	return schema.GroupResource{Resource: resourceNames[k]}
 }
@@ -108,6 +117,9 @@ func Resource(k Kind) schema.GroupResource {
 func GroupVersionKind(k Kind) schema.GroupVersionKind {
 	gr := Resource(k)
 	version := "v1"
+	if k == AdminNetworkPolicy || k == BaselineAdminNetworkPolicy {
+		version = "v1alpha1"
+	}
 	return schema.GroupVersionKind{Group: gr.Group, Version: version, Kind: string(k)}
 }
 
@@ -116,6 +128,7 @@ var resourceNames = map[Kind]string{
 	EndpointSlice: "endpointslices", Deployment: "deployments", ReplicaSet: "replicasets",
 	StatefulSet: "statefulsets", NetworkPolicy: "networkpolicies", Ingress: "ingresses",
 	ConfigMap: "configmaps", Secret: "secrets", EventKind: "events",
+	AdminNetworkPolicy: "adminnetworkpolicies", BaselineAdminNetworkPolicy: "baselineadminnetworkpolicies",
 }
 
 // Writer changes cluster state. The lab's API layer implements it (with

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
 )
 
 // KindOf names the kind of a typed object.
@@ -39,6 +40,10 @@ func KindOf(o Object) (Kind, error) {
 		return NetworkPolicy, nil
 	case *networkingv1.Ingress:
 		return Ingress, nil
+	case *policyv1alpha1.AdminNetworkPolicy:
+		return AdminNetworkPolicy, nil
+	case *policyv1alpha1.BaselineAdminNetworkPolicy:
+		return BaselineAdminNetworkPolicy, nil
 	}
 	return "", fmt.Errorf("unsupported object type %T", o)
 }
@@ -177,6 +182,10 @@ func New(k Kind) (Object, error) {
 		return &networkingv1.NetworkPolicy{}, nil
 	case Ingress:
 		return &networkingv1.Ingress{}, nil
+	case AdminNetworkPolicy:
+		return &policyv1alpha1.AdminNetworkPolicy{}, nil
+	case BaselineAdminNetworkPolicy:
+		return &policyv1alpha1.BaselineAdminNetworkPolicy{}, nil
 	}
 	return nil, fmt.Errorf("unsupported kind %q", k)
 }

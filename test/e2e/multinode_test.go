@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -411,6 +412,19 @@ spec:
 	}
 	if r := external("http://172.18.0.4:" + localNP + "/clientip"); r.code == 0 || !strings.Contains(r.err, "timed out") {
 		t.Errorf("eTP Local on a node without an endpoint should drop: %s", r)
+	}
+	// kube-proxy's health check on healthCheckNodePort: 200 with one local
+	// endpoint on the endpoint's node, 503 with none elsewhere.
+	hc := jp("local", "{.spec.healthCheckNodePort}")
+	if n, err := strconv.Atoi(hc); err != nil || n < 30000 || n > 32767 {
+		t.Fatalf("healthCheckNodePort %q is not a NodePort-range port", hc)
+	}
+	for _, c := range []struct{ node, code, local string }{{"172.18.0.3", "200", `"localEndpoints": 1`}, {"172.18.0.4", "503", `"localEndpoints": 0`}} {
+		r := l.run("exec", "--external", "--", "curl", "-sS", "-m", "2", "-w", "\n%{http_code}", "http://"+c.node+":"+hc+"/healthz")
+		if r.code != 0 || !strings.HasSuffix(strings.TrimSpace(r.out), c.code) || !strings.Contains(r.out, c.local) ||
+			!strings.Contains(r.out, `"name": "local"`) {
+			t.Errorf("health check on %s: want %s with %s: %s", c.node, c.code, c.local, r)
+		}
 	}
 	// Through the LoadBalancer address, the lab's load balancer sends Local
 	// traffic only to nodes with an endpoint (as health checks on

@@ -61,6 +61,7 @@ func enforcedHere(p *netpol.Pod, node string) bool { return p.Node == node && p.
 func compilePod(r *Ruleset, eng *netpol.Engine, p *netpol.Pod) {
 	compileSide(r, eng, p, netpol.Ingress, setIngressIsolated, setIngressAllow, setIngressAllowAny)
 	compileSide(r, eng, p, netpol.Egress, setEgressIsolated, setEgressAllow, setEgressAllowAny)
+	compileAdminSides(r, eng, p)
 }
 
 func compileSide(r *Ruleset, eng *netpol.Engine, p *netpol.Pod, dir netpol.Direction, isoSet, allowSet, anySet string) {

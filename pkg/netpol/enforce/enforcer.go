@@ -110,7 +110,8 @@ func (e *Enforcer) Run(ctx context.Context) {
 
 func (e *Enforcer) onEvent(ev source.Event) {
 	switch ev.Kind {
-	case source.Pod, source.Namespace, source.NetworkPolicy, source.Node:
+	case source.Pod, source.Namespace, source.NetworkPolicy, source.Node,
+		source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy:
 		e.note(ev)
 	}
 }
@@ -222,7 +223,8 @@ func (e *Enforcer) affected(eng *netpol.Engine, now map[string]*netpol.Pod, chan
 	pods := 0
 	for _, ev := range changes {
 		switch ev.Kind {
-		case source.Namespace:
+		case source.Namespace, source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy:
+			// Cluster-wide selectors: any subject may be affected.
 			return nil, true
 		case source.Node:
 			// Node addresses do not reach the table: a pod's own node
@@ -245,6 +247,12 @@ func (e *Enforcer) affected(eng *netpol.Engine, now map[string]*netpol.Pod, chan
 			}
 		case source.Pod:
 			if pods++; pods > 64 {
+				return nil, true
+			}
+			// Admin tiers select peers cluster-wide, by namespace and pod
+			// labels: with any in place, a pod change may touch any subject.
+			if len(eng.Cluster.AdminPolicies) > 0 || eng.Cluster.Baseline != nil ||
+				len(e.prevC.AdminPolicies) > 0 || e.prevC.Baseline != nil {
 				return nil, true
 			}
 			key := source.Key(ev.Object)

@@ -26,14 +26,14 @@ type setDef struct {
 	interval  bool
 }
 
-var setDefs = []setDef{
+var setDefs = append([]setDef{
 	{setIngressIsolated, "ipv4_addr", false},
 	{setEgressIsolated, "ipv4_addr", false},
 	{setIngressAllow, "ipv4_addr . ipv4_addr . inet_proto . inet_service", true},
 	{setEgressAllow, "ipv4_addr . ipv4_addr . inet_proto . inet_service", true},
 	{setIngressAllowAny, "ipv4_addr . ipv4_addr", true},
 	{setEgressAllowAny, "ipv4_addr . ipv4_addr", true},
-}
+}, adminSetDefs...)
 
 type chainDef struct {
 	name  string
@@ -52,15 +52,18 @@ type chainDef struct {
 // filtered: a pod's own node always reaches it. Pod-to-pod packets, same
 // node too, are routed by the node and cross forward; pod-to-node packets
 // cross input, where only egress applies.
-var chainDefs = []chainDef{
+//
+// Each direction goes through its tier chain (admin.go): AdminNetworkPolicy,
+// then the NetworkPolicy chain for isolated pods, then the baseline.
+var chainDefs = append([]chainDef{
 	{"forward", knftables.ForwardHook, []string{
 		"ct state established,related accept",
-		"ip saddr @" + setEgressIsolated + " jump egress",
-		"ip daddr @" + setIngressIsolated + " jump ingress",
+		"jump " + chainEgressTiers,
+		"jump " + chainIngressTiers,
 	}},
 	{"input", knftables.InputHook, []string{
 		"ct state established,related accept",
-		"ip saddr @" + setEgressIsolated + " jump egress",
+		"jump " + chainEgressTiers,
 	}},
 	{"egress", "", []string{
 		"ip saddr . ip daddr . meta l4proto . th dport @" + setEgressAllow + " return",
@@ -72,4 +75,4 @@ var chainDefs = []chainDef{
 		"ip daddr . ip saddr @" + setIngressAllowAny + " return",
 		"counter drop",
 	}},
-}
+}, adminChainDefs...)
