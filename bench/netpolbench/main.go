@@ -86,7 +86,7 @@ func topology(p string, a, b netip.Addr) error {
 	for n, ip := range map[string]netip.Addr{"a": a, "b": b} {
 		steps = append(steps,
 			[]string{"ip", "netns", "add", p + n},
-			[]string{"ip", "-n", p + "node", "link", "add", "to-"+n, "type", "veth", "peer", "name", "eth0", "netns", p + n},
+			[]string{"ip", "-n", p + "node", "link", "add", "to-" + n, "type", "veth", "peer", "name", "eth0", "netns", p + n},
 			[]string{"ip", "-n", p + "node", "addr", "add", gateway + "/32", "dev", "to-" + n},
 			[]string{"ip", "-n", p + "node", "link", "set", "to-" + n, "up"},
 			[]string{"ip", "-n", p + "node", "route", "add", ip.String() + "/32", "dev", "to-" + n},
