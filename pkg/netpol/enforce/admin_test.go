@@ -36,6 +36,9 @@ func side(t testing.TB, r *Ruleset, dir netpol.Direction, subject, peer, proto, 
 	if dir == netpol.Ingress {
 		iso, allow, allowAny = setIngressIsolated, setIngressAllow, setIngressAllowAny
 	}
+	// The allow sets are sharded by the subject's address.
+	shard := shardOf(ip4(netip.MustParseAddr(subject)))
+	allow, allowAny = shardSet(allow, shard), shardSet(allowAny, shard)
 	switch {
 	case ported && lookup(t, r, ts.allow, subject, peer, proto, port):
 		return true

@@ -71,6 +71,8 @@ func compileSide(r *Ruleset, eng *netpol.Engine, p *netpol.Pod, dir netpol.Direc
 	}
 	self := p.IP.String()
 	r.add(isoSet, self)
+	shard := shardOf(ip4(p.IP))
+	allowSet, anySet = shardSet(allowSet, shard), shardSet(anySet, shard)
 	// A pod always reaches itself, also through its own Service.
 	anyPeers := []span{{ip4(p.IP), ip4(p.IP)}}
 	byProto := map[corev1.Protocol][]rect{}

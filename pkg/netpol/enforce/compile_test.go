@@ -81,11 +81,11 @@ func lookup(t testing.TB, r *Ruleset, set string, key ...string) bool {
 func forward(t testing.TB, r *Ruleset, src, dst netip.Addr, proto corev1.Protocol, port int32) bool {
 	s, d, pr, p := src.String(), dst.String(), strings.ToLower(string(proto)), fmt.Sprint(port)
 	if lookup(t, r, setEgressIsolated, s) &&
-		!lookup(t, r, setEgressAllow, s, d, pr, p) && !lookup(t, r, setEgressAllowAny, s, d) {
+		!lookup(t, r, shardSet(setEgressAllow, shardOf(ip4(src))), s, d, pr, p) && !lookup(t, r, shardSet(setEgressAllowAny, shardOf(ip4(src))), s, d) {
 		return false
 	}
 	if lookup(t, r, setIngressIsolated, d) &&
-		!lookup(t, r, setIngressAllow, d, s, pr, p) && !lookup(t, r, setIngressAllowAny, d, s) {
+		!lookup(t, r, shardSet(setIngressAllow, shardOf(ip4(dst))), d, s, pr, p) && !lookup(t, r, shardSet(setIngressAllowAny, shardOf(ip4(dst))), d, s) {
 		return false
 	}
 	return true
