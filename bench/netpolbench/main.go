@@ -243,6 +243,7 @@ func run(p string, trials, conns, rounds int) error {
 		if err != nil {
 			return false
 		}
+		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 		return true
 	}
@@ -371,6 +372,10 @@ func rate(ns, target string, n int) (float64, error) {
 			if err != nil {
 				return err
 			}
+			// A reset rather than a FIN: tens of thousands of
+			// connections from one address would otherwise pile up in
+			// TIME_WAIT and slow later rounds down.
+			c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 		}
 		took = time.Since(t0)

@@ -5,6 +5,8 @@ package enforce
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"sigs.k8s.io/knftables"
 )
@@ -21,7 +23,7 @@ const Table = "podnet-netpol"
 // (shardOf): nftables rebuilds a whole concatenated interval set on every
 // change (about 25 ms at 180,000 elements here), so a change to a few pods
 // must only touch small sets. A packet still costs one set lookup per
-// direction, after at most shards comparisons of a masked address.
+// direction, after one verdict-map lookup of the masked address.
 const (
 	setIngressIsolated = "ingress-isolated"
 	setEgressIsolated  = "egress-isolated"
@@ -79,7 +81,7 @@ type chainDef struct {
 //
 // Each direction goes through its tier chain (admin.go): AdminNetworkPolicy,
 // then the NetworkPolicy chain for isolated pods, then the baseline.
-var chainDefs = append([]chainDef{
+var chainDefs = slices.Concat([]chainDef{
 	{"forward", knftables.ForwardHook, []string{
 		"ct state established,related accept",
 		"jump " + chainEgressTiers,
@@ -89,19 +91,29 @@ var chainDefs = append([]chainDef{
 		"ct state established,related accept",
 		"jump " + chainEgressTiers,
 	}},
-	{"egress", "", allowRules("saddr", "daddr", setEgressAllow, setEgressAllowAny)},
-	{"ingress", "", allowRules("daddr", "saddr", setIngressAllow, setIngressAllowAny)},
-}, adminChainDefs...)
+}, adminChainDefs,
+	allowChains("egress", "saddr", "daddr", setEgressAllow, setEgressAllowAny),
+	allowChains("ingress", "daddr", "saddr", setIngressAllow, setIngressAllowAny))
 
-// allowRules look the packet up in its subject's shard of the allow sets
-// and drop it when neither has it.
-func allowRules(subject, peer, allow, anyPort string) []string {
-	var out []string
+// allowChains: chain name picks the subject's shard in one verdict-map
+// lookup on the address's last bits and goes to that shard's chain, which
+// returns (to the hook chain) when an allow set has the packet and drops
+// it otherwise.
+func allowChains(name, subject, peer, allow, anyPort string) []chainDef {
+	var vmap []string
+	var out []chainDef
 	for n := range uint32(shards) {
-		match := fmt.Sprintf("ip %s & 0.0.0.%d == 0.0.0.%d ", subject, shards-1, n)
-		out = append(out,
-			match+"ip "+subject+" . ip "+peer+" . meta l4proto . th dport @"+shardSet(allow, n)+" return",
-			match+"ip "+subject+" . ip "+peer+" @"+shardSet(anyPort, n)+" return")
+		shard := fmt.Sprintf("%s-%d", name, n)
+		vmap = append(vmap, fmt.Sprintf("0.0.0.%d : goto %s", n, shard))
+		out = append(out, chainDef{shard, "", []string{
+			"ip " + subject + " . ip " + peer + " . meta l4proto . th dport @" + shardSet(allow, n) + " return",
+			"ip " + subject + " . ip " + peer + " @" + shardSet(anyPort, n) + " return",
+			"counter drop",
+		}})
 	}
-	return append(out, "counter drop")
+	// " , ": knftables' fake reads the chain after goto up to a space.
+	dispatch := chainDef{name, "", []string{
+		fmt.Sprintf("ip %s & 0.0.0.%d vmap { %s }", subject, shards-1, strings.Join(vmap, " , ")),
+	}}
+	return append([]chainDef{dispatch}, out...)
 }
