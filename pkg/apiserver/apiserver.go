@@ -283,10 +283,15 @@ func (s *Server) Update(o source.Object) (source.Object, error) {
 			return nil, apierrors.NewNotFound(source.Resource(source.Service), svc.Name)
 		}
 		svc = svc.DeepCopy()
-		if _, err := s.allocate(svc, old.(*corev1.Service)); err != nil {
+		undo, err := s.allocate(svc, old.(*corev1.Service))
+		if err != nil {
 			return nil, err
 		}
-		o = svc
+		out, err := s.st.Update(svc)
+		if err != nil {
+			undo() // a refused write (a conflict) keeps nothing it reserved
+		}
+		return out, err
 	}
 	return s.st.Update(o)
 }

@@ -220,15 +220,19 @@ func (e *Enforcer) affected(eng *netpol.Engine, now map[string]*netpol.Pod, chan
 			}
 		}
 	}
-	pods := 0
+	admin := len(eng.Cluster.AdminPolicies) > 0 || eng.Cluster.Baseline != nil ||
+		len(e.prevC.AdminPolicies) > 0 || e.prevC.Baseline != nil
 	for _, ev := range changes {
 		switch ev.Kind {
 		case source.Namespace, source.AdminNetworkPolicy, source.BaselineAdminNetworkPolicy:
 			// Cluster-wide selectors: any subject may be affected.
 			return nil, true
 		case source.Node:
-			// Node addresses do not reach the table: a pod's own node
-			// is let in by the output hook, not by elements.
+			// Node addresses reach the table only through AdminNetworkPolicy
+			// nodes peers; a pod's own node is let in by the output hook.
+			if admin {
+				return nil, true
+			}
 		case source.NetworkPolicy:
 			// A policy only selects pods of its own namespace.
 			ns := ev.Object.GetNamespace()
@@ -245,31 +249,43 @@ func (e *Enforcer) affected(eng *netpol.Engine, now map[string]*netpol.Pod, chan
 					keys[p.Key()] = true
 				}
 			}
-		case source.Pod:
-			if pods++; pods > 64 {
-				return nil, true
+		}
+	}
+	// Changed pods come from comparing the models, not from events: the
+	// store publishes after it changes, so a sync may already have seen a
+	// pod whose event is still on its way, and only the previous model
+	// still knows what the pod was. The Cache keeps a pod's *Pod while its
+	// object is unchanged, so a pointer comparison finds every change.
+	var changed []string
+	for key, p := range now {
+		if e.prev[key] != p {
+			changed = append(changed, key)
+		}
+	}
+	for key := range e.prev {
+		if now[key] == nil {
+			changed = append(changed, key)
+		}
+	}
+	if len(changed) == 0 {
+		return keys, false
+	}
+	// Admin tiers select peers cluster-wide, by namespace and pod labels:
+	// with any in place, a pod change may touch any subject.
+	if admin || len(changed) > 64 {
+		return nil, true
+	}
+	for _, key := range changed {
+		keys[key] = true
+		// Subjects whose rules may match the pod, as it was or is.
+		old, cur := e.prev[key], now[key]
+		for s := range local {
+			if keys[s.Key()] {
+				continue
 			}
-			// Admin tiers select peers cluster-wide, by namespace and pod
-			// labels: with any in place, a pod change may touch any subject.
-			if len(eng.Cluster.AdminPolicies) > 0 || eng.Cluster.Baseline != nil ||
-				len(e.prevC.AdminPolicies) > 0 || e.prevC.Baseline != nil {
-				return nil, true
-			}
-			key := source.Key(ev.Object)
-			if ev.Object.GetNamespace() == "" {
-				key = "default/" + ev.Object.GetName()
-			}
-			keys[key] = true
-			// Subjects whose rules may match the pod, as it was or is.
-			old, cur := e.prev[key], now[key]
-			for s := range local {
-				if keys[s.Key()] {
-					continue
-				}
-				if cur != nil && eng.DependsOn(s, cur, eng.Cluster.Namespaces[cur.Namespace]) ||
-					old != nil && eng.DependsOn(s, old, e.prevC.Namespaces[old.Namespace]) {
-					keys[s.Key()] = true
-				}
+			if cur != nil && eng.DependsOn(s, cur, eng.Cluster.Namespaces[cur.Namespace]) ||
+				old != nil && eng.DependsOn(s, old, e.prevC.Namespaces[old.Namespace]) {
+				keys[s.Key()] = true
 			}
 		}
 	}
