@@ -97,8 +97,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	// A new lab has neither a recorded shape nor stored objects.
 	_, shapeErr := readShape(cfg.StateDir)
-	fresh := errors.Is(shapeErr, os.ErrNotExist)
+	_, stateErr := os.Stat(filepath.Join(cfg.StateDir, "state"))
+	fresh := errors.Is(shapeErr, os.ErrNotExist) && errors.Is(stateErr, os.ErrNotExist)
 	sh, err := loadShape(cfg.StateDir, cfg.Nodes)
 	if err != nil {
 		return err
