@@ -41,16 +41,7 @@ func (a *Applier) Apply(ctx context.Context, want *Ruleset) (Result, error) {
 	} else {
 		writeDiff(tx, a.last, want)
 	}
-	res.Operations = tx.NumOperations()
-	if res.Operations == 0 {
-		return res, nil
-	}
-	if err := a.nft.Run(ctx, tx); err != nil {
-		a.last = nil
-		return res, fmt.Errorf("nftables transaction (%d operations, full=%v): %w", res.Operations, res.Full, err)
-	}
-	a.last = want
-	return res, nil
+	return a.run(ctx, tx, want, res)
 }
 
 // Element is one set element: its set and fields.
@@ -84,6 +75,12 @@ func (a *Applier) ApplyDelta(ctx context.Context, want *Ruleset, d Delta) (Resul
 			tx.Add(&knftables.Element{Set: el.Set, Key: el.Fields})
 		}
 	}
+	return a.run(ctx, tx, want, res)
+}
+
+// run sends tx, unless it is empty, and remembers want as what the table
+// holds; a failed transaction forgets it, so the next call writes in full.
+func (a *Applier) run(ctx context.Context, tx *knftables.Transaction, want *Ruleset, res Result) (Result, error) {
 	res.Operations = tx.NumOperations()
 	if res.Operations == 0 {
 		return res, nil

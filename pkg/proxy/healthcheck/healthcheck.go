@@ -47,8 +47,9 @@ type target struct {
 	local           int // ready endpoints on this node
 }
 
+// port is one open health check port; closing its server closes the
+// listener it serves.
 type port struct {
-	ln  net.Listener
 	srv *http.Server
 }
 
@@ -167,7 +168,7 @@ func (s *Server) sync() bool {
 			ok = false
 			continue
 		}
-		p := &port{ln: ln, srv: &http.Server{Handler: s.handler(hc), ReadHeaderTimeout: 5 * time.Second}}
+		p := &port{srv: &http.Server{Handler: s.handler(hc), ReadHeaderTimeout: 5 * time.Second}}
 		s.mu.Lock()
 		s.ports[hc] = p
 		s.mu.Unlock()
